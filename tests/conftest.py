@@ -1,0 +1,42 @@
+"""Shared fixtures. Each block below belongs to one concern; add new ones as their own block."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from servers import fresh_postgres_database, postgres_server
+
+# --- Databases: SQLite in tmp_path, PostgreSQL on a real server on loopback -------------------
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    """Admin URL of the PostgreSQL server shared by the test session (one per xdist worker)."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """URL of a SQLite database file, new for each test."""
+    return f"sqlite:///{tmp_path}/unghost.db"
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+    ]
+)
+def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """URL of an empty database, new for each test: the test runs once on each backend."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("sqlite_url")
+        return
+    # Looked up here, not requested, so SQLite-only runs never start the server.
+    admin_url: str = request.getfixturevalue("pg_admin_url")
+    with fresh_postgres_database(admin_url) as url:
+        yield url
