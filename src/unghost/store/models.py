@@ -104,9 +104,7 @@ class Contact(Base):
     interests: Mapped[list[Any]] = mapped_column(default=list)
     humor_ok: Mapped[bool] = mapped_column(Boolean, default=False)
     nearby: Mapped[bool] = mapped_column(Boolean, default=False)
-    assistant_id: Mapped[int | None] = mapped_column(
-        ForeignKey("contacts.id", ondelete="SET NULL")
-    )
+    assistant_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     do_not_contact: Mapped[bool] = mapped_column(Boolean, default=False)
     email_bad: Mapped[bool] = mapped_column(Boolean, default=False)
 

@@ -1,0 +1,373 @@
+"""The `unghost` command: a thin shell over the services.
+
+Errors are one line on stderr, `unghost: error: <what>`, with exit status 2
+for bad input and 1 for anything else (CONTRACT.md).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from typer.exceptions import TyperException
+
+from unghost.errors import BadInput, UnghostError
+from unghost.services import browse, checks, demo, touches, workspace
+from unghost.services.owners import resolve_owner
+from unghost.settings import Settings
+from unghost.store.db import make_engine, session_factory, transaction
+
+app = typer.Typer(
+    name="unghost",
+    help="Keeps stalled sales conversations alive: who went silent, why, and what to send today.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+PROGRESS_THRESHOLD = 5_000
+
+
+class Context:
+    """What every command needs: settings, and an engine made on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.settings)
+        return self._engine
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with session_factory(self.engine)() as session:
+            yield session
+
+    def write(self) -> Any:
+        return transaction(self.engine)
+
+
+def _ctx(ctx: typer.Context) -> Context:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Context)
+    return obj
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Database URL (sqlite:///PATH or postgresql+psycopg://…)."),
+    ] = None,
+) -> None:
+    ctx.obj = Context(Settings.load(os.environ, db=db))
+
+
+OwnerOpt = Annotated[
+    str | None, typer.Option("--owner", help="Only this user's deals (their email).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _progress_factory() -> Callable[[int], Callable[[int], None]]:
+    progress: Progress | None = None
+
+    def start(total: int) -> Callable[[int], None]:
+        nonlocal progress
+        if total < PROGRESS_THRESHOLD:
+            return lambda n: None
+        progress = Progress(
+            TextColumn("importing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        )
+        progress.start()
+        task = progress.add_task("import", total=total)
+
+        def tick(n: int) -> None:
+            assert progress is not None
+            progress.advance(task, n)
+            if progress.finished:
+                progress.stop()
+
+        return tick
+
+    return start
+
+
+# -- import / export --------------------------------------------------------------
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Workspace JSON, or a CRM's CSV export.")],
+    owner: OwnerOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
+    ] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Import a workspace JSON file or a HubSpot, Pipedrive, Salesforce or generic CSV."""
+    c = _ctx(ctx)
+    result = workspace.import_file(
+        c.engine,
+        file,
+        owner_email=owner or c.settings.owner_email,
+        dry_run=dry_run,
+        progress=None if json else _progress_factory(),
+    )
+    if json:
+        _print_json(result.as_json())
+        return
+    verb = "would import" if dry_run else "imported"
+    out.print(f"{verb} {file} ({result.source}) for {result.owner}")
+    table = Table("records", "created", "updated", "unchanged", box=None)
+    for kind in workspace.KINDS:
+        r = result
+        if r.created[kind] or r.updated[kind] or r.unchanged[kind]:
+            table.add_row(kind, str(r.created[kind]), str(r.updated[kind]), str(r.unchanged[kind]))
+    out.print(table)
+    if not result.changed:
+        out.print("nothing changed")
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    owner: OwnerOpt = None,
+    json: JsonOpt = True,
+) -> None:
+    """Print the whole workspace as JSON (it round-trips with `unghost import`)."""
+    c = _ctx(ctx)
+    with c.read() as session:
+        _print_json(workspace.export_workspace(session, owner or c.settings.owner_email))
+
+
+# -- recording --------------------------------------------------------------------
+
+
+@app.command()
+def log(
+    ctx: typer.Context,
+    deal: Annotated[str, typer.Option("--deal", help="The deal's id.")],
+    channel: Annotated[str, typer.Option("--channel", help="email, call, voicemail, meeting…")],
+    direction: Annotated[str, typer.Option("--direction", help="out (you) or in (them).")],
+    outcome: Annotated[str | None, typer.Option("--outcome", help="sent, connected, …")] = None,
+    play: Annotated[str | None, typer.Option("--play", help="The play it carried out.")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="When (ISO 8601); default now.")] = None,
+    subject: Annotated[str | None, typer.Option("--subject")] = None,
+    body: Annotated[str | None, typer.Option("--body")] = None,
+    contact: Annotated[
+        str | None, typer.Option("--contact", help="Another contact than the deal's.")
+    ] = None,
+    owner: OwnerOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Record a touch: a call, an email, a meeting, a reply."""
+    c = _ctx(ctx)
+    with c.write() as session:
+        owners = browse.owner_scope(session, owner)
+        deal_row = browse.find_deal(session, owners, deal)
+        tz = resolve_owner_tz(session, deal_row.owner_id)
+        when = parse_time(at, "--at", tz) if at else datetime.now(UTC)
+        touch = touches.record_touch(
+            session,
+            owners,
+            deal=deal,
+            channel=channel,
+            direction=direction,
+            outcome=outcome,
+            at=when,
+            subject=subject,
+            body=body,
+            play=play,
+            contact=contact,
+        )
+        summary = {
+            "deal": deal,
+            "at": touch.at.astimezone(checks.zone(tz)).isoformat(),
+            "channel": touch.channel,
+            "direction": touch.direction,
+            "outcome": touch.outcome,
+        }
+    if json:
+        _print_json(summary)
+    else:
+        out.print(f"logged {channel} {direction} on {deal} at {summary['at']}")
+
+
+def resolve_owner_tz(session: Session, owner_id: int) -> str:
+    from unghost.store import models as m
+
+    return session.get_one(m.User, owner_id).timezone
+
+
+def parse_time(value: str, flag: str, tz: str) -> datetime:
+    """An ISO 8601 time from the command line; without an offset, in the owner's zone."""
+    when = checks.moment(value, flag, tz=tz)
+    assert when is not None
+    return when
+
+
+# -- reading ----------------------------------------------------------------------
+
+
+@app.command()
+def contacts(ctx: typer.Context, owner: OwnerOpt = None, json: JsonOpt = False) -> None:
+    """List contacts."""
+    c = _ctx(ctx)
+    with c.read() as session:
+        rows = browse.list_contacts(session, browse.owner_scope(session, owner))
+    if json:
+        _print_json({"contacts": rows})
+        return
+    table = Table("id", "name", "company", "email", "phone", "time zone", box=None)
+    for r in rows:
+        name = r["name"] + (" (do not contact)" if r["do_not_contact"] else "")
+        table.add_row(
+            r["id"],
+            name,
+            r["company"] or "",
+            r["email"] or "",
+            r["phone"] or "",
+            r["timezone"] or "",
+        )
+    out.print(table)
+
+
+@app.command()
+def deals(ctx: typer.Context, owner: OwnerOpt = None, json: JsonOpt = False) -> None:
+    """List deals with their contact, stage and last touch."""
+    c = _ctx(ctx)
+    with c.read() as session:
+        rows = browse.list_deals(session, browse.owner_scope(session, owner))
+    if json:
+        _print_json({"deals": rows})
+        return
+    _deals_table(rows)
+
+
+def _deals_table(rows: list[dict[str, Any]]) -> None:
+    table = Table("deal", "title", "contact", "stage", "urgency", "last touch", box=None)
+    for r in rows:
+        contact = r["contact_name"] + (f", {r['company']}" if r["company"] else "")
+        table.add_row(
+            r["id"],
+            r["title"],
+            contact,
+            r["stage"],
+            r["urgency"],
+            (r["last_touch"] or "")[:16].replace("T", " "),
+        )
+    out.print(table)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    deal: Annotated[str, typer.Argument(help="The deal's id.")],
+    owner: OwnerOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """A deal's timeline: every touch, meeting, promise and the proposal."""
+    c = _ctx(ctx)
+    with c.read() as session:
+        data = browse.deal_timeline(session, browse.owner_scope(session, owner), deal)
+    if json:
+        _print_json(data)
+        return
+    contact = data["contact"]
+    out.print(f"[bold]{data['title'] or data['deal']}[/bold]  ({data['deal']}, {data['stage']})")
+    out.print(f"{contact['name']}" + (f", {contact['company']}" if contact["company"] else ""))
+    if data["problem"]:
+        out.print(f"problem: {data['problem']}")
+    table = Table("when", "what", "", box=None)
+    for e in data["events"]:
+        table.add_row(str(e["at"])[:16].replace("T", " "), *_event_text(e))
+    out.print(table)
+
+
+def _event_text(e: dict[str, Any]) -> tuple[str, str]:
+    if e["kind"] == "touch":
+        arrow = "→" if e["direction"] == "out" else "←"
+        what = f"{arrow} {e['channel']}" + (f" ({e['outcome']})" if e["outcome"] else "")
+        if e["play"]:
+            what += f" [{e['play']}]"
+        return what, e["subject"] or (e["body"] or "")[:80]
+    if e["kind"] == "meeting":
+        confirmed = "confirmed " if e["confirmed"] else ""
+        return f"{confirmed}meeting, {e['minutes']} min", e["status"]
+    if e["kind"] == "promise":
+        return f"promise by {e['who']}", e["note"] or ""
+    amount = f"{e['currency'] or ''} {e['amount'] or ''}".strip()
+    return "proposal sent", f"{amount}, expires {e['expires_at'] or 'not set'}"
+
+
+@app.command("demo")
+def demo_(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """Load the sample workspace (a consultant's ~40 deals) and show it."""
+    c = _ctx(ctx)
+    result, _anchor = demo.load_demo(c.engine, datetime.now(UTC).date())
+    with c.read() as session:
+        owner = resolve_owner(session, result.owner, create=False)
+        rows = browse.list_deals(session, [owner.id])
+    if json:
+        _print_json({"import": result.as_json(), "deals": rows})
+        return
+    out.print(
+        f"Loaded the sample workspace of {result.owner} into {c.settings.database_url}"
+        f" ({result.created['deals']} deals, {result.created['touches']} touches)."
+    )
+    _deals_table(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI, turning every error into one line and an exit status."""
+    try:
+        app(args=argv, prog_name="unghost", standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except TyperException as exc:  # usage errors: exit 2
+        _fail(exc.format_message(), exc.exit_code)
+    except typer.Abort:
+        _fail("aborted", 1)
+    except UnghostError as exc:
+        _fail(exc.message, exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+
+
+def _fail(message: str, code: int) -> None:
+    first = " ".join(message.split())
+    sys.stderr.write(f"unghost: error: {first}\n")
+    sys.exit(code)
+
+
+__all__ = ["BadInput", "app", "main"]
