@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from helpers import CliResult
 from servers import fresh_postgres_database, postgres_server
+
+from unghost.cli import main
 
 # --- Databases: SQLite in tmp_path, PostgreSQL on a real server on loopback -------------------
 
@@ -40,3 +43,28 @@ def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
     admin_url: str = request.getfixturevalue("pg_admin_url")
     with fresh_postgres_database(admin_url) as url:
         yield url
+
+
+# --- The CLI, run in-process -------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Callable[..., CliResult]:
+    """Run `unghost ARGS…` in this process with a private home; returns code, stdout, stderr."""
+    monkeypatch.setenv("UNGHOST_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("UNGHOST_DB", raising=False)
+    monkeypatch.delenv("UNGHOST_OWNER", raising=False)
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run

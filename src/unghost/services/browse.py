@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, aliased
 
 from unghost.errors import NotFound
 from unghost.services import checks
+from unghost.services.checks import quote
 from unghost.store import models as m
 
 
@@ -21,7 +22,7 @@ def owner_scope(session: Session, owner_email: str | None) -> list[int]:
             select(m.User).where(func.lower(m.User.email) == owner_email.strip().lower())
         )
         if user is None:
-            raise NotFound(f"--owner: no user {owner_email!r}")
+            raise NotFound(f"--owner: no user {quote(owner_email)}")
         return [user.id]
     return list(session.scalars(select(m.User.id)))
 
@@ -98,7 +99,7 @@ def find_deal(session: Session, owners: list[int], key: str) -> m.Deal:
     """The deal with this id among these owners' deals, else NotFound."""
     deal = session.scalar(select(m.Deal).where(m.Deal.key == key, m.Deal.owner_id.in_(owners)))
     if deal is None:
-        raise NotFound(f"no deal {key!r}")
+        raise NotFound(f"no deal {quote(key)}")
     return deal
 
 

@@ -6,6 +6,7 @@ the normalised value or raises `BadInput` naming where and why.
 
 from __future__ import annotations
 
+import json
 import re
 import zoneinfo
 from datetime import date, datetime, time
@@ -67,7 +68,9 @@ def key(value: Any, where: str) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not _KEY.fullmatch(value):
-        raise BadInput(f"{where}: must be an id of 1-200 characters without spaces, not {value!r}")
+        raise BadInput(
+            f"{where}: must be an id of 1-200 characters without spaces, not {quote(value)}"
+        )
     return value
 
 
@@ -83,7 +86,7 @@ def choice(value: Any, where: str, options: tuple[str, ...], *, default: str | N
     if value is None:
         return default
     if value not in options:
-        raise BadInput(f"{where}: must be one of {', '.join(options)}, not {value!r}")
+        raise BadInput(f"{where}: must be one of {', '.join(options)}, not {quote(value)}")
     return str(value)
 
 
@@ -91,7 +94,7 @@ def whole(value: Any, where: str, *, low: int, high: int, default: int) -> int:
     if value is None:
         return default
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise BadInput(f"{where}: must be a whole number from {low} to {high}, not {value!r}")
+        raise BadInput(f"{where}: must be a whole number from {low} to {high}, not {quote(value)}")
     return value
 
 
@@ -103,16 +106,16 @@ def amount(value: Any, where: str) -> Decimal | None:
     try:
         out = Decimal(str(value))
     except InvalidOperation:
-        raise BadInput(f"{where}: not a number: {value!r}") from None
+        raise BadInput(f"{where}: not a number: {quote(value)}") from None
     if not out.is_finite() or out < 0 or out >= Decimal(10) ** 12:
-        raise BadInput(f"{where}: must be a positive amount, not {value!r}")
+        raise BadInput(f"{where}: must be a positive amount, not {quote(value)}")
     return out.quantize(Decimal("0.01"))
 
 
 def currency(value: Any, where: str) -> str | None:
     out = one_line(value, where, max_len=3)
     if out is not None and not _CURRENCY.fullmatch(out):
-        raise BadInput(f"{where}: must be a 3-letter currency code like USD, not {out!r}")
+        raise BadInput(f"{where}: must be a 3-letter currency code like USD, not {quote(out)}")
     return out
 
 
@@ -135,7 +138,7 @@ def _email_cached(raw: str) -> str | EmailNotValidError:
 def _email(raw: str, where: str) -> str:
     out = _email_cached(raw)
     if isinstance(out, EmailNotValidError):
-        raise BadInput(f"{where}: not an email address: {raw!r} ({out})")
+        raise BadInput(f"{where}: not an email address: {quote(raw)} ({out})")
     return out
 
 
@@ -148,9 +151,9 @@ def phone(value: Any, where: str, *, region: str | None) -> str | None:
         parsed = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
         hint = "" if region else " (give it with +country code)"
-        raise BadInput(f"{where}: not a phone number: {raw!r}{hint}") from None
+        raise BadInput(f"{where}: not a phone number: {quote(raw)}{hint}") from None
     if not phonenumbers.is_possible_number(parsed):
-        raise BadInput(f"{where}: not a possible phone number: {raw!r}")
+        raise BadInput(f"{where}: not a possible phone number: {quote(raw)}")
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
@@ -159,7 +162,7 @@ def timezone(value: Any, where: str) -> str | None:
     if raw is None:
         return None
     if raw not in known_timezones():
-        raise BadInput(f"{where}: unknown time zone {raw!r} (use a tz database name)")
+        raise BadInput(f"{where}: unknown time zone {quote(raw)} (use a tz database name)")
     return raw
 
 
@@ -168,7 +171,7 @@ def country(value: Any, where: str) -> str | None:
     if raw is None:
         return None
     if raw.upper() not in phonenumbers.SUPPORTED_REGIONS:
-        raise BadInput(f"{where}: unknown country code {raw!r} (use ISO 3166 like US, DE)")
+        raise BadInput(f"{where}: unknown country code {quote(raw)} (use ISO 3166 like US, DE)")
     return raw.upper()
 
 
@@ -177,11 +180,11 @@ def day(value: Any, where: str) -> date | None:
     if value is None:
         return None
     if not isinstance(value, str) or not _DATE.fullmatch(value):
-        raise BadInput(f"{where}: must be a date YYYY-MM-DD, not {value!r}")
+        raise BadInput(f"{where}: must be a date YYYY-MM-DD, not {quote(value)}")
     try:
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise BadInput(f"{where}: not a date: {value!r} ({exc})") from None
+        raise BadInput(f"{where}: not a date: {quote(value)} ({exc})") from None
 
 
 def moment(value: Any, where: str, *, tz: str, required: bool = False) -> datetime | None:
@@ -195,7 +198,7 @@ def moment(value: Any, where: str, *, tz: str, required: bool = False) -> dateti
     try:
         out = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise BadInput(f"{where}: not a time: {value!r} ({exc})") from None
+        raise BadInput(f"{where}: not a time: {quote(value)} ({exc})") from None
     if out.tzinfo is None:
         out = out.replace(tzinfo=zone(tz))
     return out
@@ -203,14 +206,14 @@ def moment(value: Any, where: str, *, tz: str, required: bool = False) -> dateti
 
 def clock(value: Any, where: str) -> time:
     if not isinstance(value, str) or not _HHMM.fullmatch(value):
-        raise BadInput(f"{where}: must be a time of day HH:MM, not {value!r}")
+        raise BadInput(f"{where}: must be a time of day HH:MM, not {quote(value)}")
     return time.fromisoformat(value)
 
 
 def url(value: Any, where: str) -> str | None:
     out = one_line(value, where, max_len=1000)
     if out is not None and not re.match(r"https?://\S+$", out):
-        raise BadInput(f"{where}: must be an http(s) URL, not {out!r}")
+        raise BadInput(f"{where}: must be an http(s) URL, not {quote(out)}")
     return out
 
 
@@ -225,6 +228,14 @@ def strings(value: Any, where: str, *, max_items: int = 50) -> list[str]:
         assert s is not None
         out.append(s)
     return out
+
+
+def quote(value: Any) -> str:
+    """A value as it would be written in JSON, for error messages: "gorge"."""
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except ValueError:
+        return repr(value)
 
 
 def _kind(value: Any) -> str:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from unghost.domain.model import Owner
 from unghost.errors import BadInput, NotFound
 from unghost.services import checks
+from unghost.services.checks import quote
 from unghost.store import models as m
 
 LOCAL_OWNER = "local@unghost.invalid"
@@ -24,7 +25,7 @@ def resolve_owner(session: Session, email: str | None, *, create: bool) -> m.Use
         if user is not None:
             return user
         if not create:
-            raise NotFound(f"no user {address!r}")
+            raise NotFound(f"no user {quote(address)}")
         return _create(session, address)
     users = list(session.scalars(select(m.User).order_by(m.User.id).limit(2)))
     if len(users) == 1:

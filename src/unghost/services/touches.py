@@ -11,6 +11,7 @@ from unghost.domain.model import CHANNELS, DIRECTIONS, OUTCOMES
 from unghost.errors import BadInput, NotFound
 from unghost.services import checks
 from unghost.services.browse import find_deal
+from unghost.services.checks import quote
 from unghost.services.workspace import _fingerprint
 from unghost.store import models as m
 
@@ -43,7 +44,7 @@ def record_touch(
             select(m.Contact.id).where(m.Contact.owner_id == row.owner_id, m.Contact.key == contact)
         )
         if found is None:
-            raise NotFound(f"--contact: no contact {contact!r}")
+            raise NotFound(f"--contact: no contact {quote(contact)}")
         contact_id = found
     values = {
         "at": at,

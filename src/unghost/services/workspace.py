@@ -33,6 +33,7 @@ from unghost.domain.model import (
 )
 from unghost.errors import BadInput
 from unghost.services import checks
+from unghost.services.checks import quote
 from unghost.services.owners import resolve_owner
 from unghost.store import models as m
 from unghost.store.db import transaction
@@ -166,9 +167,11 @@ def import_document(
 ) -> ImportResult:
     """Import a parsed workspace document in one transaction."""
     if doc.get("format") != FORMAT:
-        raise BadInput(f'format: must be "{FORMAT}", not {doc.get("format")!r}')
+        raise BadInput(f'format: must be "{FORMAT}", not {quote(doc.get("format"))}')
     if doc.get("version") != VERSION:
-        raise BadInput(f"version: unsupported version {doc.get('version')!r} (this is {VERSION})")
+        raise BadInput(
+            f"version: unsupported version {quote(doc.get('version'))} (this is {VERSION})"
+        )
     for kind in KINDS:
         if not isinstance(doc.get(kind, []), list):
             raise BadInput(f"{kind}: must be a list")
@@ -291,7 +294,7 @@ class _Importer:
             rec = self._contact(i, d)
             if rec["key"] in seen:
                 raise BadInput(
-                    f"{self.loc('contacts', i, 'id')}: duplicate id {rec['key']!r} "
+                    f"{self.loc('contacts', i, 'id')}: duplicate id {quote(rec['key'])} "
                     f"(first at {self.loc('contacts', seen[rec['key']])})"
                 )
             seen[rec["key"]] = i
@@ -300,7 +303,7 @@ class _Importer:
         for i, rec in enumerate(parsed):
             a = rec["assistant"]
             if a is not None and a not in keys:
-                raise BadInput(f"{self.loc('contacts', i, 'assistant')}: no contact {a!r}")
+                raise BadInput(f"{self.loc('contacts', i, 'assistant')}: no contact {quote(a)}")
             if a == rec["key"]:
                 raise BadInput(
                     f"{self.loc('contacts', i, 'assistant')}: a contact cannot assist itself"
@@ -378,7 +381,7 @@ class _Importer:
             k = row["key"]
             if k in seen:
                 raise BadInput(
-                    f"{self.loc('deals', i, 'id')}: duplicate id {k!r} "
+                    f"{self.loc('deals', i, 'id')}: duplicate id {quote(k)} "
                     f"(first at {self.loc('deals', seen[k])})"
                 )
             seen[k] = i
@@ -414,7 +417,7 @@ class _Importer:
                 return None
             k = checks.key(v, at(f))
             if k not in contacts:
-                raise BadInput(f"{at(f)}: no contact {k!r}")
+                raise BadInput(f"{at(f)}: no contact {quote(k)}")
             return contacts[k]
 
         row: dict[str, Any] = {
@@ -478,7 +481,7 @@ class _Importer:
                 "summary": checks.text(d.get("summary"), at("summary"), max_len=2000),
             }
             if ckey in seen:
-                raise BadInput(f"{at('id')}: duplicate id {ckey!r}")
+                raise BadInput(f"{at('id')}: duplicate id {quote(ckey)}")
             seen.add(ckey)
             old = existing.get(ckey)
             if old is None:
@@ -497,18 +500,20 @@ class _Importer:
     def _touches(
         self, rows: Sequence[Any], deals: Mapping[str, int], contacts: Mapping[str, int]
     ) -> None:
-        deal_contact = dict(
-            self.s.execute(
+        deal_contact = {
+            d: c
+            for d, c in self.s.execute(
                 select(m.Deal.id, m.Deal.contact_id).where(m.Deal.owner_id == self.owner.id)
-            ).tuples()
-        )
-        known: set[tuple[int, str]] = set(
-            self.s.execute(
+            )
+        }
+        known: set[tuple[int, str]] = {
+            (d, f)
+            for d, f in self.s.execute(
                 select(m.Touch.deal_id, m.Touch.fingerprint)
                 .join(m.Deal, m.Deal.id == m.Touch.deal_id)
                 .where(m.Deal.owner_id == self.owner.id)
-            ).tuples()
-        )
+            )
+        }
         fields = _FIELDS["touches"]
         batch: list[dict[str, Any]] = []
         tz = self.tz
@@ -521,13 +526,13 @@ class _Importer:
             deal_id = deals.get(deal_key) if isinstance(deal_key, str) else None
             if deal_id is None:
                 checks.key(deal_key, self.loc("touches", i, "deal"))
-                raise BadInput(f"{self.loc('touches', i, 'deal')}: no deal {deal_key!r}")
+                raise BadInput(f"{self.loc('touches', i, 'deal')}: no deal {quote(deal_key)}")
             ckey = d.get("contact")
             contact_id: int | None = deal_contact[deal_id]
             if ckey is not None:
                 contact_id = contacts.get(ckey) if isinstance(ckey, str) else None
                 if contact_id is None:
-                    raise BadInput(f"{self.loc('touches', i, 'contact')}: no contact {ckey!r}")
+                    raise BadInput(f"{self.loc('touches', i, 'contact')}: no contact {quote(ckey)}")
             row = self._touch(i, d, tz)
             fp = _fingerprint(deal_id, contact_id, row)
             if (deal_id, fp) in known:
@@ -668,12 +673,12 @@ class _Importer:
     def _deal_ref(self, value: Any, where: str, deals: Mapping[str, int]) -> int:
         k = checks.key(value, where)
         if k not in deals:
-            raise BadInput(f"{where}: no deal {k!r}")
+            raise BadInput(f"{where}: no deal {quote(k)}")
         return deals[k]
 
     def _ids(self, model: type[m.Contact] | type[m.Deal]) -> dict[str, int]:
         rows = self.s.execute(select(model.key, model.id).where(model.owner_id == self.owner.id))
-        return dict(rows.tuples())
+        return {k: i for k, i in rows}
 
     def _count(self, kind: str, *, created: bool, changed: bool) -> None:
         target = (
