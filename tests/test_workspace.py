@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import CliResult, small_workspace, snapshot, workspace_differences
 from sqlalchemy import func, select
 
+from helpers import CliResult, small_workspace, snapshot, workspace_differences
 from unghost.errors import BadInput
 from unghost.services.workspace import export_workspace, import_document, import_file
 from unghost.settings import Settings

@@ -248,7 +248,10 @@ def contacts(ctx: typer.Context, owner: OwnerOpt = None, json: JsonOpt = False) 
     if json:
         _print_json({"contacts": rows})
         return
-    table = Table("id", "name", "company", "email", "phone", "time zone", box=None)
+    table = Table(box=None)
+    table.add_column("id", no_wrap=True)
+    for name in ("name", "company", "email", "phone", "time zone"):
+        table.add_column(name)
     for r in rows:
         name = r["name"] + (" (do not contact)" if r["do_not_contact"] else "")
         table.add_row(
@@ -275,7 +278,10 @@ def deals(ctx: typer.Context, owner: OwnerOpt = None, json: JsonOpt = False) -> 
 
 
 def _deals_table(rows: list[dict[str, Any]]) -> None:
-    table = Table("deal", "title", "contact", "stage", "urgency", "last touch", box=None)
+    table = Table(box=None)
+    table.add_column("deal", no_wrap=True)
+    for name in ("title", "contact", "stage", "urgency", "last touch"):
+        table.add_column(name)
     for r in rows:
         contact = r["contact_name"] + (f", {r['company']}" if r["company"] else "")
         table.add_row(

@@ -152,7 +152,7 @@ class Meeting:
 
 @dataclass(frozen=True)
 class Promise:
-    """A date someone committed to (003: "I'll call you in a couple of days")."""
+    """A date someone committed to, like a prospect's word to decide by Friday (003)."""
 
     by: date
     who: PromiseBy = "prospect"

@@ -11,7 +11,7 @@ import re
 import zoneinfo
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import phonenumbers
@@ -127,7 +127,7 @@ def email(value: Any, where: str) -> str | None:
     return _email(raw, where)
 
 
-@cache
+@lru_cache(maxsize=65_536)
 def _email_cached(raw: str) -> str | EmailNotValidError:
     try:
         return validate_email(raw, check_deliverability=False).normalized
@@ -135,7 +135,18 @@ def _email_cached(raw: str) -> str | EmailNotValidError:
         return exc
 
 
+# Plain ASCII addresses (nearly all of them) are checked by this RFC 5321 dot-atom
+# pattern; anything else goes through email-validator, which is exact but slow.
+_PLAIN_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@((?!-)[A-Za-z0-9-]{1,63}(?<!-)\.)+[A-Za-z]{2,63}"
+)
+
+
 def _email(raw: str, where: str) -> str:
+    if len(raw) <= 254 and _PLAIN_EMAIL.fullmatch(raw) and len(raw.split("@")[0]) <= 64:
+        local, domain = raw.rsplit("@", 1)
+        return f"{local}@{domain.lower()}"
     out = _email_cached(raw)
     if isinstance(out, EmailNotValidError):
         raise BadInput(f"{where}: not an email address: {quote(raw)} ({out})")
@@ -147,13 +158,21 @@ def phone(value: Any, where: str, *, region: str | None) -> str | None:
     raw = one_line(value, where, max_len=40)
     if raw is None:
         return None
+    out = _phone_cached(raw, region)
+    if out is None:
+        hint = "" if region or raw.startswith("+") else " (give it with +country code)"
+        raise BadInput(f"{where}: not a phone number: {quote(raw)}{hint}")
+    return out
+
+
+@lru_cache(maxsize=65_536)
+def _phone_cached(raw: str, region: str | None) -> str | None:
     try:
         parsed = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
-        hint = "" if region else " (give it with +country code)"
-        raise BadInput(f"{where}: not a phone number: {quote(raw)}{hint}") from None
+        return None
     if not phonenumbers.is_possible_number(parsed):
-        raise BadInput(f"{where}: not a possible phone number: {quote(raw)}")
+        return None
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 

@@ -12,7 +12,7 @@ from unghost.errors import BadInput, NotFound
 from unghost.services import checks
 from unghost.services.browse import find_deal
 from unghost.services.checks import quote
-from unghost.services.workspace import _fingerprint
+from unghost.services.workspace import touch_fingerprint
 from unghost.store import models as m
 
 
@@ -54,11 +54,11 @@ def record_touch(
         "subject": checks.text(subject, "--subject", max_len=1000),
         "body": checks.text(body, "--body", max_len=100_000),
         "play": checks.key(play, "--play") if play else None,
-    }
+    }  # in the order touch_fingerprint reads
     touch = m.Touch(
         deal_id=row.id,
         contact_id=contact_id,
-        fingerprint=_fingerprint(row.id, contact_id, values),
+        fingerprint=touch_fingerprint(row.id, contact_id, tuple(values.values())),
         **values,
     )
     session.add(touch)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, FromClause, insert, select, update
 from sqlalchemy.orm import Session
 
 from unghost.domain.model import (
@@ -36,6 +36,7 @@ from unghost.services import checks
 from unghost.services.checks import quote
 from unghost.services.owners import resolve_owner
 from unghost.store import models as m
+from unghost.store.bulk import insert_rows
 from unghost.store.db import transaction
 
 FORMAT = "unghost-workspace"
@@ -310,7 +311,7 @@ class _Importer:
                 )
         new = [self._contact_row(r) for r in parsed if r["key"] not in existing]
         for batch in _chunks(new):
-            self.s.execute(insert(m.Contact), batch)
+            _insert_dicts(self.s, m.Contact.__table__, batch)
         self.result.created["contacts"] += len(new)
         ids = self._ids(m.Contact)
         assist: list[dict[str, Any]] = []
@@ -398,7 +399,7 @@ class _Importer:
             if len(seen) % CHUNK == 0:
                 self.tick(CHUNK)
         for batch in _chunks(new):
-            self.s.execute(insert(m.Deal), batch)
+            _insert_dicts(self.s, m.Deal.__table__, batch)
         self.result.created["deals"] += len(new)
         self.tick(len(seen) % CHUNK)
         return self._ids(m.Deal)
@@ -500,6 +501,8 @@ class _Importer:
     def _touches(
         self, rows: Sequence[Any], deals: Mapping[str, int], contacts: Mapping[str, int]
     ) -> None:
+        # The hot loop of a big import: a fast path for well-formed touches, and the
+        # careful checks (with their precise messages) only when something is off.
         deal_contact = {
             d: c
             for d, c in self.s.execute(
@@ -515,7 +518,8 @@ class _Importer:
             )
         }
         fields = _FIELDS["touches"]
-        batch: list[dict[str, Any]] = []
+        channels, directions, outcomes = set(CHANNELS), set(DIRECTIONS), set(OUTCOMES)
+        batch: list[tuple[Any, ...]] = []
         tz = self.tz
         for i, d in enumerate(rows):
             if not isinstance(d, dict):
@@ -533,16 +537,40 @@ class _Importer:
                 contact_id = contacts.get(ckey) if isinstance(ckey, str) else None
                 if contact_id is None:
                     raise BadInput(f"{self.loc('touches', i, 'contact')}: no contact {quote(ckey)}")
-            row = self._touch(i, d, tz)
-            fp = _fingerprint(deal_id, contact_id, row)
+            when = _fast_moment(d.get("at"))
+            subject, body, play = d.get("subject"), d.get("body"), d.get("play")
+            variant, content = d.get("variant"), d.get("content")
+            if (
+                when is None
+                or d.get("channel") not in channels
+                or d.get("direction") not in directions
+                or (d.get("outcome") is not None and d.get("outcome") not in outcomes)
+                or not _plain(subject, 1000)
+                or not _plain(body, 100_000)
+                or not _plain(play, 200)
+                or not _plain(variant, 200)
+                or not _plain(content, 200)
+            ):
+                values = self._touch(i, d, tz)
+            else:
+                values = (
+                    when,
+                    d["channel"],
+                    d["direction"],
+                    d.get("outcome"),
+                    subject.strip() or None if subject else None,
+                    body.strip() or None if body else None,
+                    play or None,
+                    variant or None,
+                    content or None,
+                )
+            values = (values[0].astimezone(UTC).replace(tzinfo=None), *values[1:])
+            fp = touch_fingerprint(deal_id, contact_id, values)
             if (deal_id, fp) in known:
                 self.result.unchanged["touches"] += 1
             else:
                 known.add((deal_id, fp))
-                row["deal_id"] = deal_id
-                row["contact_id"] = contact_id
-                row["fingerprint"] = fp
-                batch.append(row)
+                batch.append((deal_id, contact_id, fp, *values))
             if len(batch) >= CHUNK:
                 self._flush_touches(batch)
             if (i + 1) % CHUNK == 0:
@@ -550,44 +578,29 @@ class _Importer:
         self._flush_touches(batch)
         self.tick(len(rows) % CHUNK)
 
-    def _touch(self, i: int, d: Mapping[str, Any], tz: str) -> dict[str, Any]:
+    def _touch(self, i: int, d: Mapping[str, Any], tz: str) -> tuple[Any, ...]:
         at = partial(self.loc, "touches", i)
-        channel = d.get("channel")
-        if channel not in CHANNELS:
-            checks.choice(channel, at("channel"), CHANNELS, default=None)
+        channel = checks.choice(d.get("channel"), at("channel"), CHANNELS, default=None)
+        direction = checks.choice(d.get("direction"), at("direction"), DIRECTIONS, default=None)
+        if channel is None:
             raise BadInput(f"{at('channel')}: required")
-        direction = d.get("direction")
-        if direction not in DIRECTIONS:
-            checks.choice(direction, at("direction"), DIRECTIONS, default=None)
+        if direction is None:
             raise BadInput(f"{at('direction')}: required")
-        outcome = d.get("outcome")
-        if outcome is not None and outcome not in OUTCOMES:
-            checks.choice(outcome, at("outcome"), OUTCOMES, default=None)
-        when = _fast_moment(d.get("at"), tz) or checks.moment(
-            d.get("at"), at("at"), tz=tz, required=True
+        return (
+            checks.moment(d.get("at"), at("at"), tz=tz, required=True),
+            channel,
+            direction,
+            checks.choice(d.get("outcome"), at("outcome"), OUTCOMES, default=None),
+            checks.text(d.get("subject"), at("subject"), max_len=1000),
+            checks.text(d.get("body"), at("body"), max_len=100_000),
+            checks.key(d["play"], at("play")) if d.get("play") else None,
+            checks.key(d["variant"], at("variant")) if d.get("variant") else None,
+            checks.key(d["content"], at("content")) if d.get("content") else None,
         )
-        subject, body, play = d.get("subject"), d.get("body"), d.get("play")
-        if subject is not None and not isinstance(subject, str):
-            checks.text(subject, at("subject"))
-        if body is not None and not isinstance(body, str):
-            checks.text(body, at("body"))
-        if play is not None:
-            checks.key(play, at("play"))
-        return {
-            "at": when,
-            "channel": channel,
-            "direction": direction,
-            "outcome": outcome,
-            "subject": checks.text(subject, at("subject"), max_len=1000) if subject else None,
-            "body": checks.text(body, at("body"), max_len=100_000) if body else None,
-            "play": play,
-            "variant": checks.key(d["variant"], at("variant")) if d.get("variant") else None,
-            "content_key": checks.key(d["content"], at("content")) if d.get("content") else None,
-        }
 
-    def _flush_touches(self, batch: list[dict[str, Any]]) -> None:
+    def _flush_touches(self, batch: list[tuple[Any, ...]]) -> None:
         if batch:
-            self.s.execute(insert(m.Touch), batch)
+            insert_rows(self.s, m.Touch.__table__, TOUCH_COLUMNS, batch, naive_utc=True)
             self.result.created["touches"] += len(batch)
             batch.clear()
 
@@ -697,12 +710,18 @@ def _unknown(d: Mapping[str, Any], allowed: set[str], where: str) -> None:
         raise BadInput(f"{where}.{extra[0]}: unknown field")
 
 
+def _insert_dicts(session: Session, table: FromClause, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        columns = list(rows[0])
+        insert_rows(session, table, columns, [tuple(r[c] for c in columns) for r in rows])
+
+
 def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
     for start in range(0, len(rows), CHUNK):
         yield rows[start : start + CHUNK]
 
 
-def _fast_moment(value: Any, tz: str) -> datetime | None:
+def _fast_moment(value: Any) -> datetime | None:
     """The common case (a full ISO time with offset) without the regex; None if unsure."""
     if isinstance(value, str) and len(value) >= 20 and value[10] == "T" and value[-6] in "+-":
         try:
@@ -712,18 +731,31 @@ def _fast_moment(value: Any, tz: str) -> datetime | None:
     return None
 
 
-def _fingerprint(deal_id: int, contact_id: int | None, row: Mapping[str, Any]) -> str:
-    at: datetime = row["at"]
+TOUCH_COLUMNS = (
+    "deal_id", "contact_id", "fingerprint",
+    "at", "channel", "direction", "outcome", "subject", "body", "play", "variant", "content_key",
+)  # fmt: skip
+
+
+def _plain(value: Any, max_len: int) -> bool:
+    return value is None or (
+        isinstance(value, str) and len(value) <= max_len and "\x00" not in value
+    )
+
+
+def touch_fingerprint(deal_id: int, contact_id: int | None, values: Sequence[Any]) -> str:
+    """A digest of a touch (TOUCH_COLUMNS[3:] order; a naive `at` is UTC): one touch, one digest."""
+    at, channel, direction, outcome, subject, body, play = values[:7]
     parts = (
         str(deal_id),
         str(contact_id),
-        at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"),
-        row["channel"],
-        row["direction"],
-        row["outcome"] or "",
-        row["subject"] or "",
-        row["body"] or "",
-        row["play"] or "",
+        (at if at.tzinfo is None else at.astimezone(UTC).replace(tzinfo=None)).isoformat(),
+        channel,
+        direction,
+        outcome or "",
+        subject or "",
+        body or "",
+        play or "",
     )
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
 
