@@ -218,3 +218,23 @@ def test_an_owner_cannot_import_into_a_different_owners_name(sqlite_url: str) ->
     engine = engine_for(sqlite_url)
     with pytest.raises(BadInput, match=re.escape("belongs to maya@lindqvist-consulting.example")):
         import_document(engine, small_workspace(), owner_email="someone@else.example")
+
+
+def test_a_field_left_out_of_a_later_import_keeps_its_stored_value(sqlite_url: str) -> None:
+    engine = engine_for(sqlite_url)
+    import_document(engine, small_workspace())
+    partial = small_workspace()
+    partial["contacts"] = [{"id": "george", "name": "George Abara", "title": "CEO"}]
+    partial["deals"] = [{"id": "acme", "contact": "george", "title": "Close the books faster"}]
+    for kind in ("touches", "meetings", "promises", "content"):
+        partial[kind] = []
+    result = import_document(engine, partial)
+    assert result.updated["contacts"] == 1 and result.unchanged["deals"] == 1
+    with session_factory(engine)() as session:
+        exported = export_workspace(session)
+    george = exported["contacts"][0]
+    assert george["title"] == "CEO"
+    assert george["phone"] == "+13125550199" and george["timezone"] == "America/Chicago"
+    assert george["assistant"] == "lisa"
+    assert exported["deals"][0]["proposal"]["amount"] == 24000
+    assert exported["deals"][0]["referrer"] == "diane"

@@ -315,7 +315,7 @@ class _Importer:
         self.result.created["contacts"] += len(new)
         ids = self._ids(m.Contact)
         assist: list[dict[str, Any]] = []
-        for rec in parsed:
+        for i, rec in enumerate(parsed):
             row = self._contact_row(rec)
             want_assistant = ids[rec["assistant"]] if rec["assistant"] else None
             old = existing.get(rec["key"])
@@ -324,7 +324,8 @@ class _Importer:
                     assist.append({"_id": ids[rec["key"]], "assistant_id": want_assistant})
                 continue
             row["assistant_id"] = want_assistant
-            diff = {k: v for k, v in row.items() if getattr(old, k) != v}
+            given = _given(rows[i], _CONTACT_COLUMNS)
+            diff = {k: v for k, v in row.items() if k in given and getattr(old, k) != v}
             if diff:
                 self.s.execute(update(m.Contact).where(m.Contact.id == old.id).values(**diff))
                 self.result.updated["contacts"] += 1
@@ -390,7 +391,8 @@ class _Importer:
             if old is None:
                 new.append(row)
                 continue
-            diff = {f: v for f, v in row.items() if getattr(old, f) != v}
+            given = _given(d, _DEAL_COLUMNS)
+            diff = {f: v for f, v in row.items() if f in given and getattr(old, f) != v}
             if diff:
                 self.s.execute(update(m.Deal).where(m.Deal.id == old.id).values(**diff))
                 self.result.updated["deals"] += 1
@@ -702,6 +704,26 @@ class _Importer:
             else self.result.unchanged
         )
         target[kind] += 1
+
+
+# A field left out of a record leaves the stored value alone (a CRM export's empty cell
+# means "not known here", not "clear it"); these map record fields to columns.
+_CONTACT_COLUMNS = {"id": ("key",), "assistant": ("assistant_id",)}
+_DEAL_COLUMNS = {
+    "id": ("key",),
+    "contact": ("contact_id",),
+    "referrer": ("referrer_id",),
+    "advocate": ("advocate_id",),
+    "proposal": ("proposal_sent_at", "proposal_expires_at", "proposal_amount", "proposal_currency"),
+}
+
+
+def _given(record: Mapping[str, Any], columns: Mapping[str, tuple[str, ...]]) -> set[str]:
+    """The columns a record gives values for."""
+    out: set[str] = {"owner_id"}
+    for f in record:
+        out.update(columns.get(f, (f,)))
+    return out
 
 
 def _unknown(d: Mapping[str, Any], allowed: set[str], where: str) -> None:
