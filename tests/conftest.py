@@ -9,7 +9,6 @@ import pytest
 
 from helpers import CliResult
 from servers import fresh_postgres_database, postgres_server
-
 from unghost.cli import main
 
 # --- Databases: SQLite in tmp_path, PostgreSQL on a real server on loopback -------------------

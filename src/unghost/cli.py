@@ -23,8 +23,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from typer.exceptions import TyperException
 
+from unghost.domain.playbook import Playbook
 from unghost.errors import BadInput, UnghostError
-from unghost.services import browse, checks, demo, touches, workspace
+from unghost.services import agenda, browse, checks, demo, touches, workspace
+from unghost.services import plan as planning
 from unghost.services.owners import resolve_owner
 from unghost.settings import Settings
 from unghost.store.db import make_engine, session_factory, transaction
@@ -55,6 +57,10 @@ class Context:
         if self._engine is None:
             self._engine = make_engine(self.settings)
         return self._engine
+
+    @property
+    def playbook(self) -> Playbook:
+        return planning.default_playbook(self.settings.playbook_dir)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -210,6 +216,9 @@ def log(
             play=play,
             contact=contact,
         )
+        # A new touch replans the deal (contact from the prospect cancels its open step).
+        planning.plan(session, owners, max(when, datetime.now(UTC)), playbook=c.playbook,
+                      deal_ids=[deal_row.id])  # fmt: skip
         summary = {
             "deal": deal,
             "at": touch.at.astimezone(checks.zone(tz)).isoformat(),
@@ -336,22 +345,187 @@ def _event_text(e: dict[str, Any]) -> tuple[str, str]:
     return "proposal sent", f"{amount}, expires {e['expires_at'] or 'not set'}"
 
 
+# -- the engine -------------------------------------------------------------------
+
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option("--as-of", help="Pretend now is this time (ISO 8601; owner's zone if no offset)."),
+]
+
+
+def _as_of(session: Session, owners: list[int], as_of: str | None) -> datetime:
+    """`--as-of`, read in the owner's time zone when it has no offset; else now."""
+    if as_of is None:
+        return datetime.now(UTC)
+    from unghost.store import models as m
+
+    tz = "UTC"
+    if len(owners) == 1:
+        tz = session.get_one(m.User, owners[0]).timezone
+    return parse_time(as_of, "--as-of", tz)
+
+
+@app.command()
+def plan(
+    ctx: typer.Context,
+    as_of: AsOfOpt = None,
+    deal: Annotated[str | None, typer.Option("--deal", help="Only this deal.")] = None,
+    owner: OwnerOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Every open deal's state and next step, drafted, timed and explained."""
+    c = _ctx(ctx)
+    with c.write() as session:
+        owners = browse.owner_scope(session, owner)
+        now = _as_of(session, owners, as_of)
+        if deal is not None:
+            browse.find_deal(session, owners, deal)
+        planned = planning.plan(
+            session, owners, now, playbook=c.playbook, deals=[deal] if deal else None
+        )
+        data = planning.plan_json(planned, now)
+    if json:
+        _print_json(data)
+        return
+    for d in data["deals"]:
+        reasons = ", ".join(d["reasons"])
+        out.print(f"[bold]{d['deal']}[/bold]  {d['state']}" + (f" ({reasons})" if reasons else ""))
+        if d["next"]:
+            _print_step(d["next"], indent="  ")
+
+
+def _print_step(step: dict[str, Any], indent: str = "") -> None:
+    to = ", ".join(step["to"]) + (f" (cc {', '.join(step['cc'])})" if step["cc"] else "")
+    out.print(
+        f"{indent}→ {step['play']} by {step['channel']} to {to}, due {step['due'][:16]}",
+        markup=False,
+    )
+    if step.get("dial"):
+        out.print(f"{indent}  dial: {step['dial']}", markup=False)
+    if step.get("script"):
+        out.print(f"{indent}  script: {step['script']}", markup=False)
+    if step["subject"]:
+        out.print(f"{indent}  subject: {step['subject']}", markup=False)
+    for line in (step["body"] or "").splitlines():
+        out.print(f"{indent}  | {line}", markup=False)
+    out.print(f"{indent}  why: {step['why']}", style="dim", markup=False)
+    for w in step["warnings"]:
+        out.print(f"{indent}  warning: {w}", style="yellow", markup=False)
+
+
+@app.command()
+def today(
+    ctx: typer.Context, as_of: AsOfOpt = None, owner: OwnerOpt = None, json: JsonOpt = False
+) -> None:
+    """What is due today: replies first, then missed meetings, then by due time."""
+    c = _ctx(ctx)
+    with c.write() as session:
+        owners = browse.owner_scope(session, owner)
+        now = _as_of(session, owners, as_of)
+        data = agenda.today(session, owners, now, playbook=c.playbook)
+    if json:
+        _print_json(data)
+        return
+    _print_today(data)
+
+
+def _print_today(data: dict[str, Any]) -> None:
+    items = data["items"]
+    out.print(f"[bold]Today[/bold], as of {data['as_of'][:16].replace('T', ' ')}: "
+              f"{len(items)} item{'s' if len(items) != 1 else ''}")  # fmt: skip
+    for i, item in enumerate(items, 1):
+        head = f"{i}. {item['deal']} ({item['contact']})"
+        if item["kind"] == "reply":
+            out.print(f"\n{head}: reply, {item['intent']}", markup=False)
+            out.print(f"  {item['new_text']}", markup=False)
+        elif item["kind"] == "question":
+            out.print(f"\n{head}: {item['question']}", markup=False)
+        else:
+            out.print(f"\n{head}", markup=False)
+            _print_step(item, indent="  ")
+
+
+@app.command("cadence")
+def cadence_(
+    ctx: typer.Context,
+    deal: Annotated[str, typer.Argument(help="The deal's id.")],
+    as_of: AsOfOpt = None,
+    owner: OwnerOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """The whole cadence mapped out for a deal, with dates, if no reply comes."""
+    c = _ctx(ctx)
+    with c.read() as session:
+        owners = browse.owner_scope(session, owner)
+        now = _as_of(session, owners, as_of)
+        data = agenda.cadence(session, owners, deal, now, playbook=c.playbook)
+    if json:
+        _print_json(data)
+        return
+    table = Table(box=None, title=f"cadence for {deal} if no reply comes", title_justify="left")
+    for name in ("due", "play", "channel", "to", "subject"):
+        table.add_column(name)
+    for s in data["steps"]:
+        table.add_row(s["due"][:16].replace("T", " "), s["play"], s["channel"],
+                      ", ".join(s["to"]), s["subject"] or "")  # fmt: skip
+    out.print(table)
+
+
+step_app = typer.Typer(help="Mark a deal's next step done or skipped.", no_args_is_help=True)
+app.add_typer(step_app, name="step")
+
+
+def _finish(ctx: typer.Context, deal: str, at: str | None, owner: str | None, skip: bool,
+            json: bool) -> None:  # fmt: skip
+    c = _ctx(ctx)
+    with c.write() as session:
+        owners = browse.owner_scope(session, owner)
+        when = _as_of(session, owners, at)
+        data = agenda.finish_step(session, owners, deal, when, playbook=c.playbook, skip=skip)
+    if json:
+        _print_json(data)
+        return
+    out.print(
+        f"{data['step']['play']} on {deal}: {data['step']['status']}; deal is {data['state']}"
+    )
+    if data["next"]:
+        _print_step(data["next"], indent="  next: ")
+
+
+AtOpt = Annotated[str | None, typer.Option("--at", help="When (ISO 8601); default now.")]
+
+
+@step_app.command("done")
+def step_done(ctx: typer.Context, deal: str, at: AtOpt = None, owner: OwnerOpt = None,
+              json: JsonOpt = False) -> None:  # fmt: skip
+    """The deal's next step was done: its touch is recorded as sent, and the deal replanned."""
+    _finish(ctx, deal, at, owner, skip=False, json=json)
+
+
+@step_app.command("skip")
+def step_skip(ctx: typer.Context, deal: str, at: AtOpt = None, owner: OwnerOpt = None,
+              json: JsonOpt = False) -> None:  # fmt: skip
+    """Skip the deal's next step; the planner moves on to the following play."""
+    _finish(ctx, deal, at, owner, skip=True, json=json)
+
+
 @app.command("demo")
 def demo_(ctx: typer.Context, json: JsonOpt = False) -> None:
-    """Load the sample workspace (a consultant's ~40 deals) and show it."""
+    """Load the sample workspace (a consultant's ~40 deals) and show today's agenda."""
     c = _ctx(ctx)
-    result, _anchor = demo.load_demo(c.engine, datetime.now(UTC).date())
-    with c.read() as session:
+    now = datetime.now(UTC)
+    result, _anchor = demo.load_demo(c.engine, now.date())
+    with c.write() as session:
         owner = resolve_owner(session, result.owner, create=False)
-        rows = browse.list_deals(session, [owner.id])
+        data = agenda.today(session, [owner.id], now, playbook=c.playbook)
     if json:
-        _print_json({"import": result.as_json(), "deals": rows})
+        _print_json({"import": result.as_json(), "today": data})
         return
     out.print(
         f"Loaded the sample workspace of {result.owner} into {c.settings.database_url}"
-        f" ({result.created['deals']} deals, {result.created['touches']} touches)."
+        f" ({result.created['deals']} deals, {result.created['touches']} touches).\n"
     )
-    _deals_table(rows)
+    _print_today(data)
 
 
 def main(argv: list[str] | None = None) -> None:

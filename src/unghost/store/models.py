@@ -256,6 +256,8 @@ class Reply(Base):
     confidence: Mapped[float | None]
     dates: Mapped[list[Any]] = mapped_column(default=list)
     corrected_intent: Mapped[str | None] = mapped_column(String(16))
+    # Set when the seller has dealt with the reply; until then it tops *Today*.
+    handled_at: Mapped[datetime | None]
 
 
 class OutboxMessage(Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 14:40:20.546196
+Create Date: 2026-11-23 15:00:02.601484
 """
 
 from __future__ import annotations
@@ -204,6 +204,7 @@ def upgrade() -> None:
         sa.Column("confidence", sa.Double(), nullable=True),
         sa.Column("dates", sa.JSON(), nullable=False),
         sa.Column("corrected_intent", sa.String(length=16), nullable=True),
+        sa.Column("handled_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["contact_id"], ["contacts.id"], name=op.f("fk_replies_contact_id_contacts")
         ),

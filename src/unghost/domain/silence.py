@@ -1,0 +1,251 @@
+"""Silence detection (PRODUCT §3): a deal's state and every reason that holds, at `now`.
+
+Pure: a function of the deal's history, the owner's business calendar, the
+playbook's silence settings and `now`. "Contact from the prospect" is exactly
+CONTRACT.md's definition (`Touch.from_prospect`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from unghost.domain.calendar import BusinessCalendar
+from unghost.domain.model import Contact, Deal, Meeting, Promise, Reason, State, Touch
+from unghost.domain.playbook import Settings, SilenceSettings
+
+AUTO_REPLY_PAUSE_DAYS = 7  # PRODUCT §5: out of office with no return date named
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What silence detection found, with the facts a `why` can quote."""
+
+    state: State
+    reasons: tuple[Reason, ...] = ()
+    silent_since: datetime | None = None
+    paused_until: datetime | None = None
+    nurture_until: datetime | None = None
+    last_inbound: datetime | None = None
+    unanswered: int = 0
+    missed: Meeting | None = None
+    facts: tuple[str, ...] = ()
+
+
+def episode_start(deal: Deal) -> datetime | None:
+    """The time of the last contact from the prospect: the current silence began after it."""
+    last = None
+    for t in deal.touches:
+        if t.from_prospect and (last is None or t.at > last):
+            last = t.at
+    return last
+
+
+def unanswered_touches(deal: Deal, since: datetime | None) -> list[Touch]:
+    """Outbound attempts to the prospect since `since` that got nothing back."""
+    return [
+        t
+        for t in deal.touches
+        if t.direction == "out"
+        and not t.from_prospect
+        and t.outcome not in ("bounced",)
+        and t.channel != "meeting"
+        and (t.contact is None or t.contact == deal.contact)
+        and (since is None or t.at > since)
+    ]
+
+
+def assess(
+    deal: Deal,
+    contact: Contact | None,
+    cal: BusinessCalendar,
+    playbook: Settings,
+    now: datetime,
+) -> Assessment:
+    """The deal's state at `now` and, when silent, every reason of PRODUCT §3 that holds."""
+    settings = playbook.silence
+    if deal.stage == "won":
+        return Assessment("won")
+    if deal.stage == "lost":
+        return Assessment("lost")
+    if contact is not None and contact.do_not_contact:
+        return Assessment("do_not_contact")
+    last_in = episode_start(deal)
+    nurture = nurture_until(deal, last_in, cal, playbook)
+    if nurture is not None:
+        return Assessment(
+            "nurture",
+            nurture_until=nurture,
+            last_inbound=last_in,
+            facts=(f"moved on after the final call; check back on {_day(nurture, cal)}",),
+        )
+    paused = _paused_until(deal, last_in, cal)
+    if paused is not None and paused > now:
+        return Assessment(
+            "paused",
+            paused_until=paused,
+            last_inbound=last_in,
+            facts=(f"paused until {paused.date().isoformat()}",),
+        )
+
+    start = last_in or deal.created_at or _first_touch(deal)
+    reasons: list[tuple[Reason, datetime, str]] = []
+    missed = _missed_meeting(deal, last_in, now)
+    if missed is not None:
+        end = missed.at + timedelta(minutes=missed.minutes)
+        reasons.append(
+            ("missed_meeting", end, f"the meeting of {_day(missed.at, cal)} did not happen")
+        )
+    promise = _passed_promise(deal, last_in, cal, settings, now)
+    if promise is not None:
+        p, since = promise
+        reasons.append(("promise_passed", since, f"they promised an answer by {p.by.isoformat()}"))
+    proposal = deal.proposal
+    if proposal is not None and proposal.sent_at is not None:
+        quiet_from = max(proposal.sent_at, last_in) if last_in else proposal.sent_at
+        if cal.business_days_between(quiet_from, now) >= settings.proposal_business_days:
+            since = cal.add_business_days(quiet_from, settings.proposal_business_days)
+            reasons.append(
+                (
+                    "proposal_unanswered",
+                    since,
+                    f"the proposal of {_day(proposal.sent_at, cal)} has had no answer",
+                )
+            )
+    unanswered = unanswered_touches(deal, last_in)
+    if start is not None and len(unanswered) >= settings.unanswered_touches:
+        waited = start + timedelta(days=settings.unanswered_days)
+        if now >= waited:
+            nth = unanswered[settings.unanswered_touches - 1].at
+            reasons.append(
+                (
+                    "unanswered_touches",
+                    max(waited, nth),
+                    f"{len(unanswered)} touches unanswered since {_day(start, cal)}",
+                )
+            )
+    if start is not None and now >= start + timedelta(days=settings.no_inbound_days):
+        days = (now - start).days
+        what = "nothing from them" if last_in else "no answer yet"
+        reasons.append(("no_inbound", start + timedelta(days=settings.no_inbound_days),
+                        f"{what} for {days} days"))  # fmt: skip
+    if not reasons:
+        return Assessment("active", last_inbound=last_in, unanswered=len(unanswered))
+    order = {r: i for i, r in enumerate(_REASON_ORDER)}
+    reasons.sort(key=lambda r: order[r[0]])
+    return Assessment(
+        "silent",
+        reasons=tuple(r for r, _, _ in reasons),
+        silent_since=min(s for _, s, _ in reasons),
+        last_inbound=last_in,
+        unanswered=len(unanswered),
+        missed=missed,
+        facts=tuple(f for _, _, f in reasons),
+    )
+
+
+_REASON_ORDER: tuple[Reason, ...] = (
+    "missed_meeting",
+    "promise_passed",
+    "proposal_unanswered",
+    "unanswered_touches",
+    "no_inbound",
+)
+
+
+def _first_touch(deal: Deal) -> datetime | None:
+    return min((t.at for t in deal.touches), default=None)
+
+
+NURTURE_PLAYS = ("final-call", "check-back")
+
+
+def nurture_until(
+    deal: Deal, last_in: datetime | None, cal: BusinessCalendar, playbook: Settings
+) -> datetime | None:
+    """When to check back, if the seller moved on (001: a final call, then 3-4 months)."""
+    moved_on = max(
+        (
+            t.at
+            for t in deal.touches
+            if t.play in NURTURE_PLAYS
+            and t.direction == "out"
+            and (last_in is None or t.at > last_in)
+        ),
+        default=None,
+    )
+    explicit = deal.nurture_until
+    if (
+        explicit is not None
+        and (last_in is None or last_in < explicit)
+        and (moved_on is None or explicit > moved_on)
+    ):
+        return explicit
+    if moved_on is None:
+        return None
+    return cal.add_days_then_business(moved_on, playbook.check_back_days[0])
+
+
+def _paused_until(deal: Deal, last_in: datetime | None, cal: BusinessCalendar) -> datetime | None:
+    """An explicit pause, or an auto-reply since the last contact: 7 days, then a business day."""
+    paused = deal.paused_until
+    for t in deal.touches:
+        if (
+            t.outcome == "auto_reply"
+            and t.direction == "in"
+            and (last_in is None or t.at > last_in)
+        ):
+            until = cal.add_business_days(t.at + timedelta(days=AUTO_REPLY_PAUSE_DAYS), 1)
+            if paused is None or until > paused:
+                paused = until
+    return paused
+
+
+def _missed_meeting(deal: Deal, last_in: datetime | None, now: datetime) -> Meeting | None:
+    """The latest confirmed meeting that ended, was not held, and got no word since it began."""
+    found: Meeting | None = None
+    for m in deal.meetings:
+        if m.status in ("held", "cancelled"):
+            continue
+        if m.status == "scheduled" and not m.confirmed:
+            continue
+        end = m.at + timedelta(minutes=m.minutes)
+        if end > now or (last_in is not None and last_in >= m.at):
+            continue
+        if found is None or m.at > found.at:
+            found = m
+    return found
+
+
+def _passed_promise(
+    deal: Deal,
+    last_in: datetime | None,
+    cal: BusinessCalendar,
+    settings: SilenceSettings,
+    now: datetime,
+) -> tuple[Promise, datetime] | None:
+    """The prospect's latest promise whose date passed by the grace, with nothing since."""
+    found: tuple[Promise, datetime] | None = None
+    for p in deal.promises:
+        if p.who != "prospect":
+            continue
+        made = p.made_at
+        if made is not None and last_in is not None and last_in > made:
+            continue  # they spoke after promising: the promise was answered
+        if made is None and last_in is not None and last_in.astimezone(cal.zone).date() > p.by:
+            continue
+        end_of_day = datetime.combine(p.by, time(23, 59), tzinfo=cal.zone)
+        if cal.business_days_between(end_of_day, now) < settings.promise_grace_business_days:
+            continue
+        since = cal.add_business_days(end_of_day, settings.promise_grace_business_days)
+        if found is None or p.by > found[0].by:
+            found = (p, since)
+    return found
+
+
+def _day(at: datetime, cal: BusinessCalendar) -> str:
+    return _fmt(at.astimezone(cal.zone).date())
+
+
+def _fmt(d: date) -> str:
+    return f"{d:%A} {d.day} {d:%B}"

@@ -1,0 +1,228 @@
+"""Today's agenda, a deal's mapped-out cadence, and marking a step done or skipped."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from unghost.domain.calendar import zone
+from unghost.domain.planner import Step, step_touches
+from unghost.domain.planner import cadence as map_cadence
+from unghost.domain.playbook import Playbook
+from unghost.errors import Conflict, NotFound
+from unghost.services import plan as planning
+from unghost.services.browse import find_deal
+from unghost.store import models as m
+
+QUESTION_DAYS = 14  # how far back an unconfirmed meeting still deserves a question
+
+
+def today(
+    session: Session, owners: list[int], now: datetime, *, playbook: Playbook
+) -> dict[str, Any]:
+    """What is due today, in order: replies, then missed meetings, then by due time.
+
+    Plans first, so the agenda is never stale.
+    """
+    planned = planning.plan(session, owners, now, playbook=playbook)
+    items: list[tuple[tuple[int, str], dict[str, Any]]] = []
+    for reply, deal_key, contact_key, tz_name in session.execute(
+        select(m.Reply, m.Deal.key, m.Contact.key, m.User.timezone)
+        .join(m.Deal, m.Deal.id == m.Reply.deal_id)
+        .join(m.Contact, m.Contact.id == m.Deal.contact_id)
+        .join(m.User, m.User.id == m.Reply.owner_id)
+        .where(m.Reply.owner_id.in_(owners), m.Reply.handled_at.is_(None))
+        .where(m.Reply.received_at <= now)
+        .order_by(m.Reply.received_at)
+    ):
+        items.append(
+            ((0, reply.received_at.isoformat()), _reply_item(reply, deal_key, contact_key, tz_name))
+        )
+    for p in planned:
+        step = p.plan.next
+        if step is None:
+            continue
+        tz = zone(p.owner.timezone)
+        if step.due >= planning.end_of_day(now, tz):
+            continue
+        rank = (
+            1
+            if "missed_meeting" in p.plan.assessment.reasons and step.play == "missed-meeting"
+            else 2
+        )
+        item = {
+            "kind": "step",
+            "deal": p.plan.deal,
+            "contact": p.plan.contact,
+            "step_id": p.step_id,
+        }
+        item.update(planning.step_json(step, tz))
+        items.append(((rank, step.due.astimezone(zone("UTC")).isoformat()), item))
+    for q in _questions(session, owners, now):
+        items.append(((3, q["meeting"]), q))
+    items.sort(key=lambda kv: kv[0])
+    tz_name = planned[0].owner.timezone if planned else "UTC"
+    return {"as_of": now.astimezone(zone(tz_name)).isoformat(), "items": [i for _, i in items]}
+
+
+def _reply_item(reply: m.Reply, deal: str, contact: str, tz_name: str) -> dict[str, Any]:
+    return {
+        "kind": "reply",
+        "deal": deal,
+        "contact": contact,
+        "reply_id": reply.id,
+        "received_at": reply.received_at.astimezone(zone(tz_name)).isoformat(),
+        "subject": reply.subject,
+        "new_text": reply.new_text,
+        "intent": reply.corrected_intent or reply.intent,
+        "confidence": reply.confidence,
+        "dates": reply.dates,
+    }
+
+
+def _questions(session: Session, owners: list[int], now: datetime) -> list[dict[str, Any]]:
+    """Things only the seller knows: did an unconfirmed meeting that has passed take place?"""
+    out = []
+    rows = session.execute(
+        select(m.Meeting, m.Deal.key, m.Contact.key, m.Contact.name, m.User.timezone)
+        .join(m.Deal, m.Deal.id == m.Meeting.deal_id)
+        .join(m.Contact, m.Contact.id == m.Deal.contact_id)
+        .join(m.User, m.User.id == m.Deal.owner_id)
+        .where(m.Deal.owner_id.in_(owners), m.Deal.stage == "open")
+        .where(m.Meeting.status == "scheduled", m.Meeting.confirmed.is_(False))
+        .where(m.Meeting.at <= now, m.Meeting.at >= now - timedelta(days=QUESTION_DAYS))
+    )
+    for meeting, deal, contact, name, tz_name in rows:
+        if meeting.at + timedelta(minutes=meeting.minutes) > now:
+            continue
+        when = meeting.at.astimezone(zone(tz_name))
+        out.append(
+            {
+                "kind": "question",
+                "deal": deal,
+                "contact": contact,
+                "meeting": when.isoformat(),
+                "question": f"Did the meeting with {name} on {when:%A} {when.day} {when:%B} at "
+                f"{when:%H:%M} happen? Log it held (--channel meeting --outcome held) or missed.",
+            }
+        )
+    return out
+
+
+def cadence(
+    session: Session, owners: list[int], deal_key: str, now: datetime, *, playbook: Playbook
+) -> dict[str, Any]:
+    """Rule 8: the whole cadence the deal would follow with no reply (CONTRACT `cadence`)."""
+    row = find_deal(session, owners, deal_key)
+    worlds = list(planning.load_worlds(session, owners, playbook, deal_ids=[row.id]))
+    _, owner, world = worlds[0]
+    tz = zone(owner.timezone)
+    steps = map_cadence(world, now)
+    return {
+        "deal": deal_key,
+        "steps": [
+            {
+                "play": s.play,
+                "variant": s.variant,
+                "channel": s.channel,
+                "to": list(s.to),
+                "due": s.due.astimezone(tz).isoformat(),
+                "subject": s.subject,
+            }
+            for s in steps
+        ],
+    }
+
+
+def finish_step(
+    session: Session,
+    owners: list[int],
+    deal_key: str,
+    at: datetime,
+    *,
+    playbook: Playbook,
+    skip: bool = False,
+) -> dict[str, Any]:
+    """The deal's next step was done (its touch recorded, as sent) or skipped; then replan."""
+    row = find_deal(session, owners, deal_key)
+    planning.plan(session, owners, at, playbook=playbook, deal_ids=[row.id])
+    step = session.scalar(
+        select(m.Step)
+        .where(m.Step.deal_id == row.id, m.Step.status.in_(planning.OPEN))
+        .order_by(m.Step.due)
+        .limit(1)
+    )
+    if step is None:
+        raise NotFound(f'deal "{deal_key}" has no planned step to mark')
+    if step.status not in planning.OPEN:
+        raise Conflict(f"the step is already {step.status}")
+    step.done_at = at
+    if skip:
+        step.status = "skipped"
+    else:
+        step.status = "done"
+        step.touch_id = _record(session, row, step, at)
+    session.flush()
+    after = planning.plan(session, owners, at, playbook=playbook, deal_ids=[row.id])
+    tz = zone(after[0].owner.timezone)
+    nxt = after[0].plan.next
+    return {
+        "deal": deal_key,
+        "step": {"play": step.play, "variant": step.variant, "status": step.status},
+        "state": after[0].plan.assessment.state,
+        "next": planning.step_json(nxt, tz) if nxt else None,
+    }
+
+
+def _record(session: Session, deal: m.Deal, step: m.Step, at: datetime) -> int:
+    """Store the touches the done step leaves; returns the last one's id."""
+    from unghost.services.workspace import touch_fingerprint
+
+    contact_id = deal.contact_id
+    if step.to:
+        found = session.scalar(
+            select(m.Contact.id).where(
+                m.Contact.owner_id == deal.owner_id, m.Contact.key == step.to[0]
+            )
+        )
+        contact_id = found or contact_id
+    last_id = 0
+    for t in step_touches(_as_domain(step), at):
+        values = (t.at, t.channel, t.direction, t.outcome, t.subject, t.body, t.play)
+        row = m.Touch(
+            deal_id=deal.id,
+            contact_id=contact_id,
+            at=t.at,
+            channel=t.channel,
+            direction=t.direction,
+            outcome=t.outcome,
+            subject=t.subject,
+            body=t.body,
+            play=t.play,
+            variant=t.variant,
+            content_key=t.content,
+            fingerprint=touch_fingerprint(deal.id, contact_id, values),
+        )
+        session.add(row)
+        session.flush()
+        last_id = row.id
+    return last_id
+
+
+def _as_domain(s: m.Step) -> Step:
+    return Step(
+        play=s.play,
+        variant=s.variant,
+        channel=s.channel,  # type: ignore[arg-type]
+        to=tuple(s.to),
+        cc=tuple(s.cc),
+        due=s.due,
+        subject=s.subject or "",
+        body=s.body or "",
+        why=s.why,
+        script=s.script,
+        content=s.content_key,
+    )
