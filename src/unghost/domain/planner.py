@@ -31,6 +31,8 @@ from unghost.domain.tone import check_tone
 WITHHOLD_PREFIX = {"US": "*67", "CA": "*67", "GB": "141", "IE": "141", "AU": "1831", "NZ": "0197"}
 DEFAULT_WITHHOLD_PREFIX = "#31#"
 EXPIRY_WINDOW_DAYS = 7
+# Rule 1: "then voicemail-then-email or transparent-check-in": one play of these phases will do.
+ONE_OF_PHASES = frozenset({"opener"})
 CADENCE_LIMIT = 40
 
 
@@ -107,14 +109,16 @@ def next_step(world: World, a: Assessment, now: datetime) -> Step | None:
     } | set(world.skipped)
     notes: list[str] = []
     candidates = [p for p in world.playbook.plays if p.enabled and p.phase != "check_back"]
-    # Rule 1: a proposal about to expire comes before the rotation once the openers are done.
-    opened = any(p.id in done for p in candidates if p.phase in ("referrer", "opener"))
-    if opened:
-        expiry = [p for p in candidates if p.phase == "expiry"]
-        candidates = expiry + [p for p in candidates if p.phase != "expiry"]
+    # Rule 1, with time in mind: a proposal about to expire will not wait for the whole
+    # rotation, so the expiry plays are tried before it (after the openers).
+    expiry = [p for p in candidates if p.phase == "expiry"]
+    rest = [p for p in candidates if p.phase != "expiry"]
+    first_rotation = next((i for i, p in enumerate(rest) if p.phase == "rotation"), len(rest))
+    candidates = rest[:first_rotation] + expiry + rest[first_rotation:]
     final: Play | None = None
+    phases_done = {p.phase for p in candidates if p.id in done and p.phase in ONE_OF_PHASES}
     for play in candidates:
-        if play.id in done:
+        if play.id in done or play.phase in phases_done:
             continue
         if play.phase == "final":
             final = final or play
