@@ -14,7 +14,7 @@ import functools
 import re
 import traceback
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -118,9 +118,9 @@ class Variant:
     id: str
     play: str
     path: str
-    subject: Template
-    body: Template
-    script: Template | None = None
+    subject: Template = field(repr=False)
+    body: Template = field(repr=False)
+    script: Template | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ class Play:
     offers_times: bool
     pressure_ok: bool
     enabled: bool
-    variants: tuple[Variant, ...]
+    variants: tuple[Variant, ...] = field(repr=False)
     script: bool = False
     cc_referrer: bool | None = None
     withhold_caller_id: bool | None = None
@@ -225,8 +225,8 @@ class _Doc:
             while probe and probe not in self.lines:  # the nearest parent that has a line
                 probe = re.sub(r"(\.[^.\[]*|\[\d+\]|[^.\[]+)$", "", probe)
             line = self.lines.get(probe, 1)
-        field = f"{path}: " if path else ""
-        raise BadInput(f"{self.file}: line {line}: {field}{message}")
+        where = f"{path}: " if path else ""
+        raise BadInput(f"{self.file}: line {line}: {where}{message}")
 
     def mapping(self, value: object, path: str, allowed: frozenset[str]) -> dict[str, Any]:
         """`value` as a mapping whose keys are all in `allowed`."""
