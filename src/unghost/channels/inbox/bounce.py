@@ -163,6 +163,8 @@ def detect_bounce(message: InboundMessage) -> Bounce | None:
     sender = message.sender.address if message.sender else ""
     sender_text = f"{message.header('from')} {sender}"
     head = message.text[:6000]
+    if not _might_bounce(head, sender_text, message.subject):
+        return None
     if _STRONG_BODY.search(head) and not message.header("in-reply-to"):
         return _from_text(_report_text(message), exclude=sender)
     by_body = _BODY.search(head) is not None
@@ -172,6 +174,21 @@ def detect_bounce(message: InboundMessage) -> Bounce | None:
     if not (by_headers or (by_body and _looks_failed(head)) or _SUBJECT_ONLY(message)):
         return None
     return _from_text(_report_text(message), exclude=sender)
+
+
+# Words without one of which no text, sender or subject is a bounce: a substring test
+# spares ordinary replies the full set of bounce patterns.
+_GATE = (
+    "deliver", "mail system", "recipient", "failed", "failure", "undeliver", "bezorgd",
+    "zugestellt", "zustellbar", "remis", "entregar", "entregue", "recapitare", "returned",
+    "rejected", "mailer-daemon", "mailer daemon", "postmaster", "qmail", "bestelbaar",
+    "address not found", "delayed", "status notification",
+)  # fmt: skip
+
+
+def _might_bounce(head: str, sender: str, subject: str) -> bool:
+    lower = f"{sender}\n{subject}\n{head}".lower()
+    return any(word in lower for word in _GATE) or re.search(r"^\s*<[^<>\s]+@", head, re.M) is not None
 
 
 def _SUBJECT_ONLY(message: InboundMessage) -> bool:  # noqa: N802 - reads as a rule

@@ -24,7 +24,7 @@ _WROTE = (
     r"napsal\(a\)|napsal|yazdı|έγραψε|írta|scrise|wrote on|escrit|a scris"
 )
 _ATTRIBUTION = re.compile(
-    rf"(?:^|\s)(?:{_WROTE})(?:\s+[^:\n]{{0,80}})?\s*:?\s*$|"
+    rf"(?:^|\s|>)(?:{_WROTE})(?:\s+[^:\n]{{0,80}})?\s*:?\s*$|"
     r"(?:の)?メッセージ:\s*$|書きました\s*[:：]?\s*$|来信\s*[:：]?\s*$",
     re.IGNORECASE,
 )
@@ -150,16 +150,20 @@ def _quoted(line: str) -> bool:
 
 def _quote_start(lines: list[str]) -> tuple[int, int] | None:
     """(first line, line after) of the first quote header, if any."""
-    for index, line in enumerate(lines):
+    for index, line in enumerate(lines[:_MAX_LINES]):
         stripped = line.strip()
-        if not stripped or _quoted(line):
+        if not stripped or stripped[0] == ">":
             continue
-        if _ORIGINAL_MESSAGE.match(stripped):
-            return index, _header_block_end(lines, index + 1)
-        if _RULE.match(stripped) and _header_block_at(lines, index + 1):
-            return index, _header_block_end(lines, index + 1)
-        if _header_block_at(lines, index):
-            return _extend_back(lines, index), _header_block_end(lines, index)
+        if stripped[0] in _RULE_CHARS:
+            if _ORIGINAL_MESSAGE.match(stripped):
+                return index, _header_block_end(lines, index + 1)
+            if _RULE.match(stripped) and _header_block_at(lines, index + 1):
+                return index, _header_block_end(lines, index + 1)
+        if ":" in stripped[:40] or "：" in stripped[:40]:
+            if _header_block_at(lines, index):
+                return _extend_back(lines, index), _header_block_end(lines, index)
+        if not _may_attribute(lines, index):
+            continue
         span = _attribution_at(lines, index)
         if span:
             nested = span > 1 and _ATTRIBUTION_START.match(lines[index + 1])
@@ -168,6 +172,20 @@ def _quote_start(lines: list[str]) -> tuple[int, int] | None:
                 return index + 1, index + 1 + later
             return index, index + span
     return None
+
+
+_RULE_CHARS = frozenset("-=_*—")
+_MAX_LINES = 3000  # the new text is above this, or there is no quote worth finding
+_VERB_HINTS = ("wrote", "writes", "メッセージ", "書きました", "来信")
+
+
+def _may_attribute(lines: list[str], index: int) -> bool:
+    """A cheap test before the attribution rules: a colon or a "wrote" within three lines."""
+    for line in lines[index : index + 3]:
+        tail = line.rstrip()
+        if tail.endswith((":", "：")) or any(hint in tail for hint in _VERB_HINTS):
+            return True
+    return False
 
 
 def _attribution_at(lines: list[str], index: int) -> int:
@@ -180,8 +198,9 @@ def _attribution_at(lines: list[str], index: int) -> int:
     for span in range(1, 4):
         if _ATTRIBUTION.search(joined) and _plausible_attribution(joined, span):
             return span
-        if _DATED_SENDER.search(joined) and len(joined) < 300:
-            return span
+        if joined.endswith((":", "：")) and "@" in joined and len(joined) < 300:
+            if _DATED_SENDER.search(joined):
+                return span
         following = lines[index + span] if index + span < len(lines) else ""
         if not wraps or not following.strip() or _quoted(following):
             return 0
@@ -262,21 +281,38 @@ def _drop_signature(lines: list[str]) -> list[str]:
     content = [i for i, line in enumerate(lines) if line.strip()]
     if len(content) < 2:
         return lines
-    for index in content[1:]:  # the first line of text is never a signature
+    last = len(content)
+    for position, index in enumerate(content[1:], start=1):  # line 1 is never a signature
         stripped = lines[index].strip()
-        tail = [i for i in content if i > index]
-        if _SIG_DELIMITER.match(lines[index]) and len(tail) <= 2 * _MAX_SIGNATURE_LINES:
+        size = len(stripped)
+        if size > 120 and last - position > 40:
+            continue
+        first = stripped.split(maxsplit=1)[0].strip("*_").lower()
+        tail = content[position + 1 :]
+        if size <= 3 and _SIG_DELIMITER.match(lines[index]) and len(tail) <= 2 * _MAX_SIGNATURE_LINES:
             return lines[:index]
-        if _DISCLAIMER.match(stripped):
+        if first in _DISCLAIMER_WORDS and _DISCLAIMER.match(stripped):
             return lines[:index]
-        mobile = _MOBILE_WORDS.search(stripped) or len(stripped.split()) <= 4
-        if _MOBILE.match(stripped) and mobile and len(tail) <= 4:
-            return lines[:index]
-        if _SENT_FROM_MY.match(stripped) and len(stripped.split()) <= 8 and ", " not in stripped:
-            return lines[:index]
-        if _SIGN_OFF.match(stripped) and _short_tail(lines, tail):
+        if stripped[0] in _RULE_CHARS and _RULE.match(stripped) and len(tail) <= _MAX_SIGNATURE_LINES:
+            return lines[:index]  # a mailing list's footer below a rule
+        if first in _MOBILE_WORDS_FIRST and size <= 100:
+            mobile = _MOBILE_WORDS.search(stripped) or len(stripped.split()) <= 4
+            if _MOBILE.match(stripped) and mobile and len(tail) <= 4:
+                return lines[:index]
+            if _SENT_FROM_MY.match(stripped) and len(stripped.split()) <= 8 and ", " not in stripped:
+                return lines[:index]
+        if size <= 45 and _SIGN_OFF.match(stripped) and _short_tail(lines, tail):
             return lines[:index]
     return lines
+
+
+_DISCLAIMER_WORDS = frozenset(
+    "confidentiality disclaimer this the diese ce este dit esta please".split()
+)
+_MOBILE_WORDS_FIRST = frozenset(
+    "sent envoyé envoye enviado verzonden gesendet inviato wysłano wysłane skickat sendt von "
+    "get obtenir télécharger outlook".split()
+)
 
 
 def _short_tail(lines: list[str], tail: list[int]) -> bool:
