@@ -23,7 +23,7 @@ from factories import (
     world,
 )
 from unghost.domain.compose import Sent
-from unghost.domain.model import ContentItem
+from unghost.domain.model import ContentItem, Touch
 from unghost.domain.planner import Step, World, cadence, plan_deal, with_step_done
 
 GEORGE = contact()
@@ -308,8 +308,22 @@ def test_rule_6_a_call_step_can_withhold_the_caller_id(tmp_path: Path) -> None:
     assert step(world(silent_deal())).dial == "+13125550199"
 
 
+def test_rule_7_a_new_deal_gets_the_first_task_to_agree_a_no_is_welcome() -> None:
+    new = deal(touches=(reply(2),), meetings=(meeting(-1, status="scheduled"),))
+    s = step(world(new))
+    assert s.play == "establish-guidelines" and s.channel == "meeting"
+    assert s.due == at(-1, 14), "due at the first meeting"
+    assert s.script and "no" in s.script.lower()
+    assert plan_deal(world(replace(new, permission_to_say_no=True)), MONDAY).next is None
+    held = replace(new, meetings=(meeting(5, status="held"),))
+    assert plan_deal(world(held), MONDAY).next is None
+    skipped = replace(world(new), skipped_ever=frozenset({"establish-guidelines"}))
+    assert plan_deal(skipped, MONDAY).next is None
+
+
 def test_rule_8_the_whole_cadence_can_be_mapped_before_it_starts() -> None:
-    active = deal(touches=(reply(1),))
+    active = deal(touches=(Touch(at=at(30), channel="meeting", direction="out", outcome="held"),
+                           reply(1)))  # fmt: skip
     mapped = cadence(world(active), MONDAY)
     assert plan_deal(world(active), MONDAY).next is None
     assert len(mapped) >= 6 and mapped[0].due > MONDAY + timedelta(days=6)

@@ -48,12 +48,17 @@ def test_plan_json_has_the_contract_shape_and_one_step_per_silent_deal(cli: Cli,
                     "warnings"} <= set(n)  # fmt: skip
             assert datetime.fromisoformat(n["due"]).utcoffset() is not None
             assert n["warnings"] == [], (d["deal"], n["warnings"])
-        elif d["state"] in ("active", "paused", "do_not_contact"):
+        elif d["state"] == "active":  # only rule 7's first task, at the first meeting
+            assert d["next"] is None or d["next"]["play"] == "establish-guidelines", d["deal"]
+        elif d["state"] in ("paused", "do_not_contact"):
             assert d["next"] is None, d["deal"]
     assert deals["hollister-books"]["state"] == "do_not_contact"
     assert deals["merrimack-inventory"]["state"] == "paused"
     assert deals["pioneer-valley-parts"]["next"]["play"] == "check-back"
     assert not {"solberg-onboarding", "cityline-dispatch"} & set(deals), "won/lost are not open"
+    first_task = deals["juniper-intake"]["next"]  # new: the first meeting is on Wednesday
+    assert first_task["play"] == "establish-guidelines" and first_task["channel"] == "meeting"
+    assert first_task["due"] == "2026-11-25T10:00:00-05:00"
 
 
 def test_plan_for_one_deal_names_a_won_deal_won(cli: Cli, db: str) -> None:
@@ -162,3 +167,13 @@ def test_a_missed_call_walks_a_sensible_cadence_week_by_week_to_check_back(
     assert nurture["state"] == "nurture" and check_back["play"] == "check-back"
     gap = datetime.fromisoformat(check_back["due"]).date() - datetime.fromisoformat(now).date()
     assert 90 <= gap.days <= 120
+
+
+def test_the_first_task_done_records_that_a_no_is_welcome(cli: Cli, db: str) -> None:
+    task = run(cli, db, "plan", "--as-of", ANCHOR, "--deal", "juniper-intake")["deals"][0]
+    assert task["next"]["play"] == "establish-guidelines"
+    done = run(cli, db, "step", "done", "juniper-intake", "--at", task["next"]["due"])
+    assert done["step"]["status"] == "done" and done["next"] is None
+    exported = json.loads(cli("--db", db, "export").out)
+    deal = next(d for d in exported["deals"] if d["id"] == "juniper-intake")
+    assert deal["permission_to_say_no"] is True

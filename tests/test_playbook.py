@@ -34,6 +34,7 @@ SHARED = REPO.parent / "shared"
 PLAYBOOK_DIR = REPO / "src" / "unghost" / "playbook"
 
 CADENCE = [
+    "establish-guidelines",  # rule 7: the new deal's first task
     "missed-meeting",
     "personal-concern",
     "ask-referrer",
@@ -144,7 +145,9 @@ VARIATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
 # --- The default playbook -------------------------------------------------------------------
 
 
-def test_default_playbook_has_the_nineteen_plays_in_cadence_order(playbook: Playbook) -> None:
+def test_default_playbook_has_the_nineteen_plays_and_the_setup_task_in_cadence_order(
+    playbook: Playbook,
+) -> None:
     assert [play.id for play in playbook.plays] == CADENCE
 
 

@@ -23,11 +23,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from typer.exceptions import TyperException
 
+from unghost.domain.calendar import BusinessCalendar
 from unghost.domain.playbook import Playbook
 from unghost.errors import BadInput, UnghostError
 from unghost.services import agenda, browse, checks, demo, touches, workspace
 from unghost.services import plan as planning
-from unghost.services.owners import resolve_owner
+from unghost.services.owners import owner_of, resolve_owner
 from unghost.settings import Settings
 from unghost.store.db import make_engine, session_factory, transaction
 
@@ -517,6 +518,8 @@ def demo_(ctx: typer.Context, json: JsonOpt = False) -> None:
     result, _anchor = demo.load_demo(c.engine, now.date())
     with c.write() as session:
         owner = resolve_owner(session, result.owner, create=False)
+        # On a weekend or holiday, show the next working morning's agenda instead of nothing.
+        now = BusinessCalendar.for_owner(owner_of(owner)).next_business_time(now)
         data = agenda.today(session, [owner.id], now, playbook=c.playbook)
     if json:
         _print_json({"import": result.as_json(), "today": data})

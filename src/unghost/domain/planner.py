@@ -49,6 +49,7 @@ class World:
     sent: Mapping[str, Sent] = field(default_factory=dict)
     skipped: frozenset[str] = frozenset()
     busy: Sequence[tuple[datetime, datetime]] = ()
+    skipped_ever: frozenset[str] = frozenset()
 
     @property
     def contact(self) -> Contact:
@@ -98,6 +99,8 @@ def next_step(world: World, a: Assessment, now: datetime) -> Step | None:
     """The next step for an assessed deal, following cadence rules 1-9."""
     if a.state == "nurture":
         return _check_back(world, a, now)
+    if a.state == "active":
+        return _setup(world, a, now)
     if a.state != "silent":
         return None
     deal = world.deal
@@ -108,7 +111,9 @@ def next_step(world: World, a: Assessment, now: datetime) -> Step | None:
         if t.play and t.direction == "out" and (since is None or t.at > since)
     } | set(world.skipped)
     notes: list[str] = []
-    candidates = [p for p in world.playbook.plays if p.enabled and p.phase != "check_back"]
+    candidates = [
+        p for p in world.playbook.plays if p.enabled and p.phase not in ("check_back", "setup")
+    ]
     # Rule 1, with time in mind: a proposal about to expire will not wait for the whole
     # rotation, so the expiry plays are tried before it (after the openers).
     expiry = [p for p in candidates if p.phase == "expiry"]
@@ -128,6 +133,16 @@ def next_step(world: World, a: Assessment, now: datetime) -> Step | None:
             return step
     if final is not None:
         return _try(world, a, final, done, now, notes)
+    return None
+
+
+def _setup(world: World, a: Assessment, now: datetime) -> Step | None:
+    """Rule 7: a new deal's first task (agree at the first meeting that a no is welcome)."""
+    for play in world.playbook.plays:
+        if play.enabled and play.phase == "setup" and play.id not in world.skipped_ever:
+            step = _try(world, a, play, set(), now, [])
+            if step is not None:
+                return step
     return None
 
 
@@ -270,6 +285,11 @@ def _holds(name: str, world: World, a: Assessment, done: set[str], now: datetime
             return False
         today = now.astimezone(world.cal.zone).date()
         return (expires - today).days <= EXPIRY_WINDOW_DAYS
+    if name == "new_deal":
+        held = any(m.status == "held" for m in deal.meetings) or any(
+            t.channel == "meeting" and t.outcome == "held" for t in deal.touches
+        )
+        return not deal.permission_to_say_no and not held
     if name == "nurture_due":
         return a.state == "nurture" and a.nurture_until is not None
     raise ValueError(f"unknown precondition {name!r}")
@@ -292,6 +312,8 @@ def _recipient(world: World, play: Play) -> Contact | None:
 def _channel(play: Play, person: Contact) -> Channel | None:
     """The play's first channel that reaches this person."""
     for channel in play.channels:
+        if channel == "meeting":
+            return channel
         if channel == "email" and person.email and not person.email_bad:
             return channel
         if channel in ("call", "voicemail", "sms") and person.phone:
@@ -313,6 +335,11 @@ def _due(
     since = a.last_inbound
     outs = [t.at for t in deal.touches if t.direction == "out" and not t.from_prospect]
     last_out = max((t for t in outs if since is None or t > since), default=None)
+    if play.phase == "setup":
+        upcoming = [m.at for m in deal.meetings if m.status == "scheduled" and m.at >= now]
+        base = min(upcoming, default=now)
+        rule = "at the first meeting (003 #1)" if upcoming else "before the first meeting (003 #1)"
+        return cal.next_business_time(base) if not upcoming else base, rule
     if play.phase == "check_back" and a.nurture_until is not None:
         base, rule = (
             a.nurture_until,
@@ -394,6 +421,8 @@ def cadence(world: World, now: datetime) -> list[Step]:
 def step_touches(step: Step, at: datetime) -> list[Touch]:
     """The touches a done step leaves: a call that comes with an email records both (003 #2)."""
     to = step.to[0] if step.to else None
+    if step.channel == "meeting":
+        return []  # a task done at a meeting: the meeting is its own touch
     if step.channel in ("call", "voicemail"):
         touches = [
             Touch(at=at, channel=step.channel, direction="out", outcome="left_voicemail",

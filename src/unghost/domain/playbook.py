@@ -22,6 +22,7 @@ from typing import Any, Literal, NoReturn, get_args
 
 import yaml
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, nodes
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from unghost.domain.model import Channel
@@ -30,11 +31,20 @@ from unghost.errors import BadInput, NotFound
 FORMAT = "unghost-playbook"
 VERSION = 1
 Phase = Literal[
-    "recover", "referrer", "opener", "rotation", "expiry", "closing", "final", "check_back"
+    "setup",
+    "recover",
+    "referrer",
+    "opener",
+    "rotation",
+    "expiry",
+    "closing",
+    "final",
+    "check_back",
 ]
 Recipient = Literal["contact", "referrer", "assistant"]
 PHASES: tuple[Phase, ...] = get_args(Phase)
 PLAY_CHANNELS: tuple[Channel, ...] = (
+    "meeting",  # a task for the seller at a meeting (rule 7), not a message
     "email",
     "call",
     "voicemail",
@@ -62,7 +72,10 @@ PRECONDITION_MEANINGS: dict[str, str] = {
     "unanswered_4": "4 or more outbound touches since the last contact from the prospect",
     "proposal_expiring": "the proposal expires within 7 days or has expired",
     "nurture_due": "the deal is in nurture and its check-back date has come",
+    "new_deal": "no meeting held yet, and no agreement yet that a no is welcome",
 }
+# What a done step may set on its deal (rule 7: agreeing that a no is welcome).
+DEAL_FLAGS: tuple[str, ...] = ("permission_to_say_no",)
 PRECONDITIONS: frozenset[str] = frozenset(PRECONDITION_MEANINGS)
 
 FIELDS: dict[str, frozenset[str]] = {
@@ -142,6 +155,7 @@ class Play:
     cc_referrer: bool | None = None
     withhold_caller_id: bool | None = None
     summary: str = ""
+    sets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -339,6 +353,7 @@ _PLAY_DEFAULTS: dict[str, object] = {
     "cc_referrer": None,
     "withhold_caller_id": None,
     "summary": "",
+    "sets": (),
 }
 
 
@@ -372,6 +387,8 @@ def _read_play_field(doc: _Doc, path: str, key: str, value: object) -> object:
         return tuple(channels)
     if key == "requires":
         return tuple(doc.names(value, where, tuple(sorted(PRECONDITIONS)), "precondition"))
+    if key == "sets":
+        return tuple(doc.names(value, where, DEAL_FLAGS, "deal flag"))
     if key == "delay_days":
         return None if value is None else doc.integer(value, where, 0, 365)
     if key in ("cc_referrer", "withhold_caller_id") and value is None:
@@ -724,9 +741,13 @@ def _tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
 
 
-def _render_block(variant: Variant, template: Template, context: Mapping[str, object]) -> str:
+def _render_block(variant: Variant, template: Template, context: Context) -> str:
     try:
-        return template.render(dict(context))
+        # One context serves every block of the variant: building it is most of the cost.
+        try:
+            return template.environment.concat(template.root_render_func(context))
+        except Exception:
+            template.environment.handle_exception()  # template line numbers, as render() has
     except TemplateError as e:
         frames = [
             f.lineno for f in traceback.extract_tb(e.__traceback__) if f.filename == variant.path
@@ -740,11 +761,12 @@ def render(variant: Variant, context: Mapping[str, object]) -> Draft:
 
     Raises `BadInput` naming the template's file and line when a field it needs is missing.
     """
-    subject = " ".join(_render_block(variant, variant.subject, context).split())
-    body = _tidy(_render_block(variant, variant.body, context))
+    shared = variant.body.new_context(dict(context))
+    subject = " ".join(_render_block(variant, variant.subject, shared).split())
+    body = _tidy(_render_block(variant, variant.body, shared))
     script = None
     if variant.script is not None:
-        script = _tidy(_render_block(variant, variant.script, context)) or None
+        script = _tidy(_render_block(variant, variant.script, shared)) or None
     return Draft(subject=subject, body=body, script=script)
 
 

@@ -123,11 +123,19 @@ def _compile(patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
 
 
+def _any(patterns: Iterable[str]) -> re.Pattern[str]:
+    """One pattern matching where any of them does: a single scan for the common clean case."""
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+
+
 _ULTIMATUMS = _compile(ULTIMATUMS)
 _GUILT = _compile(GUILT)
 _PRESSURE = _compile(PRESSURE)
 _ASKS = _compile(ASKS)
 _INVITATIONS = _compile(INVITATIONS)
+_ANY = {id(_ULTIMATUMS): _any(ULTIMATUMS), id(_GUILT): _any(GUILT), id(_PRESSURE): _any(PRESSURE)}
+_ANY_ASK = _any(ASKS)
+_ANY_INVITATION = _any(INVITATIONS)
 _FIRST = re.compile(_FIRST_PERSON, re.IGNORECASE)
 _SECOND = re.compile(_SECOND_PERSON, re.IGNORECASE)
 
@@ -157,13 +165,16 @@ def count_asks(text: str) -> int:
     asks = 0
     for sentence in _SENTENCE_END.split(_QUOTED.sub("…", text)):
         sentence = sentence.strip()
-        if sentence.endswith("?") or any(p.search(sentence) for p in _ASKS):
+        if sentence.endswith("?") or _ANY_ASK.search(sentence):
             asks += 1
     return asks
 
 
 def _phrases(patterns: tuple[re.Pattern[str], ...], text: str) -> list[str]:
     """The distinct stretches of `text` that the patterns match, overlaps counted once."""
+    quick = _ANY.get(id(patterns))
+    if quick is not None and not quick.search(text):
+        return []
     spans: list[tuple[int, int]] = []
     for pattern in patterns:
         for match in pattern.finditer(text):
@@ -201,7 +212,7 @@ def check_tone(subject: str, body: str, *, pressure_ok: bool = False) -> list[st
     asks = count_asks(text)
     if asks > 1:
         warnings.append(f"asks: {asks} questions or requests; keep one")
-    if asks == 0 and not any(p.search(own) for p in _INVITATIONS):
+    if asks == 0 and not _ANY_INVITATION.search(own):
         warnings.append(
             "no easy answer: add one simple question or an invitation like "
             '"a one-line reply is plenty"'

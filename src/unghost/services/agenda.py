@@ -164,7 +164,9 @@ def finish_step(
         step.status = "skipped"
     else:
         step.status = "done"
-        step.touch_id = _record(session, row, step, at)
+        step.touch_id = _record(session, row, step, at) or None
+        for flag in playbook.play(step.play).sets if _known(playbook, step.play) else ():
+            setattr(row, flag, True)  # rule 7: the agreement is now on the deal
     session.flush()
     after = planning.plan(session, owners, at, playbook=playbook, deal_ids=[row.id])
     tz = zone(after[0].owner.timezone)
@@ -210,6 +212,10 @@ def _record(session: Session, deal: m.Deal, step: m.Step, at: datetime) -> int:
         session.flush()
         last_id = row.id
     return last_id
+
+
+def _known(playbook: Playbook, play: str) -> bool:
+    return any(p.id == play for p in playbook.plays)
 
 
 def _as_domain(s: m.Step) -> Step:

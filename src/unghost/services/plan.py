@@ -135,7 +135,7 @@ def load_worlds(
         select(m.Meeting, m.Deal.owner_id)
         .join(m.Deal, m.Deal.id == m.Meeting.deal_id)
         .where(m.Deal.owner_id.in_(owners))
-        .where(m.Meeting.deal_id.in_(ids) if named else m.Meeting.status != "held")
+        .where(m.Meeting.deal_id.in_(ids) if named else m.Meeting.status != "cancelled")
     ):
         meeting = d.Meeting(at=mt.at, minutes=mt.minutes, confirmed=mt.confirmed, status=mt.status)  # type: ignore[arg-type]
         if mt.deal_id in wanted:
@@ -165,6 +165,7 @@ def load_worlds(
         deal = _deal(row, people, by_deal[row.id], meetings[row.id], promises[row.id])
         since = episode_start(deal)
         skips = frozenset(p for p, at in skipped[row.id] if since is None or at > since)
+        skips_ever = frozenset(p for p, _ in skipped[row.id])
         cast = {
             people[c].key: people[c]
             for c in (row.contact_id, row.referrer_id, row.advocate_id)
@@ -188,6 +189,7 @@ def load_worlds(
                 sent=sent[row.owner_id],
                 skipped=skips,
                 busy=busy[row.owner_id],
+                skipped_ever=skips_ever,
             ),
         )
 
