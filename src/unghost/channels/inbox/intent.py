@@ -70,10 +70,11 @@ RULES: dict[Intent, tuple[Rule, ...]] = {
         (r"\b(?:book|grab|pick) (?:a |some )?(?:time|slot)\b|\bcalendly\b", 1.2,
          "book grab pick calendly"),
         (rf"\bsee you (?:on|at|then|{_DAYS.replace(' ', '|')})\b", 1.3, "see you"),
-        (r"\b\d{1,2}(?::\d\d)?\s?(?:am|pm)\b|\b\d{1,2}:\d\d\b", 0.6, "am pm :"),
+        (r"\b\d{1,2}(?::\d\d)?\s?(?:am|pm)\b|\b\d{1,2}:\d\d\b", 0.4, "am pm :"),
         (r"\b(?:i'll|i will) be there\b", 1.0, "be there"),
-        (r"\btermin\b|\brendez-vous\b|\breunión\b|\bafspraak\b|\breunião\b", 0.8,
-         "termin rendez reuni afspraak"),
+        (r"\btermin\b|\brendez-vous\b|\breunión\b|\bafspraak\b|\breunião\b|\btelefonat\b|"
+         r"\bappel\b|\bllamada\b|\bsamtal\b|\bchamada\b", 0.8,
+         "termin rendez reuni afspraak telefonat appel llamada samtal chamada"),
     ),
     "interested": (
         (r"\b(?:sounds|looks|seems) (?:good|great|interesting|promising|amazing|awesome)\b", 0.9,
@@ -89,6 +90,13 @@ RULES: dict[Intent, tuple[Rule, ...]] = {
          "count yes sign"),
         (r"\b(?:that's|that is|it's|it is) (?:great|amazing|exciting)\b", 0.6,
          "great amazing exciting"),
+        (r"\b(?:would|that'd|that would|it'd) be (?:great|awesome|perfect|helpful|amazing)\b", 0.9,
+         "be great be awesome be perfect be helpful be amazing"),
+        (r"\bgive it a (?:try|go|shot)\b|\bgoing for a test\b|\btry it out\b|\bwe'll try\b", 1.0,
+         "give it going for try it we'll try"),
+        (r"\bcan (?:we|i) (?:get|order|buy|have)\b", 0.9, "can we can i"),
+        (r"\bklingt gut\b|\bça me va\b|\bsuena bien\b|\bklinkt goed\b|\bparece bom\b|"
+         r"\blyder godt\b|\blåter bra\b", 0.9, "klingt ça me suena klinkt parece lyder låter"),
         (r"\binteressiert\b|\bintéressée?s?\b|\binteresad[oa]s?\b|\bgeïnteresseerd\b|"
          r"\binteressad[oa]s?\b", 1.2, "interess intéress interesad geïnteresseerd"),
     ),
@@ -136,8 +144,8 @@ RULES: dict[Intent, tuple[Rule, ...]] = {
         (r"\b(?:you should|please|better to|best to|you might want to|you may want to|"
          r"you'd better) (?:contact|reach out to|talk to|speak (?:to|with)|email|e-mail|"
          r"ask|get in touch with)\b", 1.5, "contact reach talk speak mail ask touch"),
-        (r"\b(?:i've |i have |i )?(?:cc'd|cc'ed|cced|copied|looped in|added|included)\b", 1.0,
-         "cc copied looped added included"),
+        (r"\b(?:i've |i have |i )?(?:cc'd|cc'ed|cced|copied|looped in)\b", 1.0,
+         "cc copied looped"),
         (r"\b(?:right|best|better|correct|appropriate) (?:person|contact|people)\b", 1.5,
          "person contact people"),
         (r"\b(?:handles|manages|is in charge of|is responsible for|owns|looks after) "
@@ -157,6 +165,11 @@ RULES: dict[Intent, tuple[Rule, ...]] = {
         (r"\b(?:can|could) you (?:help|check|tell|explain|clarify|send|advise)\b", 0.6,
          "can you could you"),
         (r"\bone (?:outstanding )?question\b|\bquick question\b", 0.6, "question"),
+        (r"\b(?:please|could you|can you)(?: please)? (?:check|advise|confirm|let me know|help)\b",
+         0.7, "please could you can you"),
+        # Small talk is no question to answer: it takes back the question mark's weight.
+        (r"\bhow are you(?: doing)?\s*\?|\bjak się masz\?|\bwie geht'?s\b|\bcomment ça va\b",
+         -0.6, "how are you jak się wie geht comment ça"),
     ),
     "personal": (
         (r"\b(?:i'm|i am|i've been|i have been|i was|been) (?:sick|ill|unwell|in (?:the )?"
