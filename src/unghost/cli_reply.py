@@ -37,10 +37,14 @@ def _as_of(value: str | None) -> datetime | None:
 
 @reply_app.command("parse")
 def parse(
-    files: Annotated[list[Path], typer.Argument(help="Raw RFC 5322 messages or plain-text bodies.")],
+    files: Annotated[
+        list[Path], typer.Argument(help="Raw RFC 5322 messages or plain-text bodies.")
+    ],
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Reference time when a message has no Date header (ISO 8601)."),
+        typer.Option(
+            "--as-of", help="Reference time when a message has no Date header (ISO 8601)."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON: one object per file.")] = False,
 ) -> None:

@@ -132,8 +132,9 @@ _TICKET_BODY = re.compile(
     r"please do not reply to this (?:e-?mail|message)",
     re.IGNORECASE,
 )
-_NOREPLY_SENDER = re.compile(r"^(?:no-?reply|do-?not-?reply|donotreply|autoreply|auto-reply)",
-                             re.IGNORECASE)
+_NOREPLY_SENDER = re.compile(
+    r"^(?:no-?reply|do-?not-?reply|donotreply|autoreply|auto-reply)", re.IGNORECASE
+)
 # Words after which the return date follows: "back on", "de retour le", "zurück am"…
 _RETURN_CUE = re.compile(
     r"\b(?:back|return(?:ing)?|returns|be in the office|in the office again|"
@@ -187,18 +188,23 @@ def detect_auto_reply(message: InboundMessage, new_text: str, ref: date) -> Auto
         return _result(True, text, message, ref)
     if body_signals >= 2 or (automatic_body and body_signals >= 1):
         return _result(True, text, message, ref)
-    if automatic_body or (_AUTOMATIC_SUBJECT.search(message.subject) and _TICKET_BODY.search(
-        new_text
-    )):
+    if automatic_body or (
+        _AUTOMATIC_SUBJECT.search(message.subject) and _TICKET_BODY.search(new_text)
+    ):
         return _result(False, text, message, ref)
     return None
 
 
 def _is_auto_subject(message: InboundMessage) -> bool:
-    return bool(re.match(r"^\s*(?:automatic reply|auto(?:matic)?[- ]?reply|out of (?:the )?office"
-                         r"|abwesenheitsnotiz|automatische antwort|réponse automatique|"
-                         r"respuesta automática|automatisch antwoord|resposta automática)",
-                         message.subject, re.IGNORECASE))
+    return bool(
+        re.match(
+            r"^\s*(?:automatic reply|auto(?:matic)?[- ]?reply|out of (?:the )?office"
+            r"|abwesenheitsnotiz|automatische antwort|réponse automatique|"
+            r"respuesta automática|automatisch antwoord|resposta automática)",
+            message.subject,
+            re.IGNORECASE,
+        )
+    )
 
 
 def _automatic_by_headers(message: InboundMessage) -> bool:

@@ -154,6 +154,7 @@ _RECIPIENT_LEAD = re.compile(
 )
 _LEAD_WINDOW = 240
 
+
 def detect_bounce(message: InboundMessage) -> Bounce | None:
     """The bounce this message reports, or None when it is no bounce."""
     if message.raw is not None:
@@ -188,10 +189,12 @@ _GATE = (
 
 def _might_bounce(head: str, sender: str, subject: str) -> bool:
     lower = f"{sender}\n{subject}\n{head}".lower()
-    return any(word in lower for word in _GATE) or re.search(r"^\s*<[^<>\s]+@", head, re.M) is not None
+    return (
+        any(word in lower for word in _GATE) or re.search(r"^\s*<[^<>\s]+@", head, re.M) is not None
+    )
 
 
-def _SUBJECT_ONLY(message: InboundMessage) -> bool:  # noqa: N802 - reads as a rule
+def _SUBJECT_ONLY(message: InboundMessage) -> bool:
     """An "Undeliverable: …" subject with a bounce phrase in the body."""
     return _SUBJECT.search(message.subject) is not None and _BODY.search(message.text) is not None
 
@@ -250,7 +253,9 @@ def _from_delivery_status(message: InboundMessage) -> Bounce | None:
         if not failed and any(b.get("action") for b in blocks):
             return None  # a success notice (delivered, relayed, expanded)
         chosen = failed[0] if failed else (blocks[0] if blocks else {})
-        recipient = _address(chosen.get("final-recipient", "") or chosen.get("original-recipient", ""))
+        recipient = _address(
+            chosen.get("final-recipient", "") or chosen.get("original-recipient", "")
+        )
         diagnostic = chosen.get("diagnostic-code", "")
         context = _report_text(message)
         if not recipient:
@@ -303,7 +308,9 @@ def _from_text(text: str, *, exclude: str) -> Bounce:
 
 def _recipient(text: str, exclude: str) -> str | None:
     def usable(candidate: str | None) -> bool:
-        return bool(candidate) and candidate != exclude.lower() and not _SENDER.search(candidate or "")
+        return (
+            bool(candidate) and candidate != exclude.lower() and not _SENDER.search(candidate or "")
+        )
 
     exclude = exclude.lower()
     for pattern in _RECIPIENT_PATTERNS:

@@ -196,13 +196,19 @@ def _relative(m: re.Match[str], ref: date) -> date | None:
     phrase = " ".join(m.group(0).lower().split())
     if re.search(r"tomorrow|morgen\b|demain|mañana|amanhã", phrase):
         return ref + timedelta(days=1)
-    if re.search(r"next week|nächste woche|naechste woche|semaine prochaine|próxima semana|"
-                 r"proxima semana|volgende week|la semana que viene", phrase):
+    if re.search(
+        r"next week|nächste woche|naechste woche|semaine prochaine|próxima semana|"
+        r"proxima semana|volgende week|la semana que viene",
+        phrase,
+    ):
         return ref + timedelta(days=7 - ref.weekday())
     if re.search(r"end of (?:the |this )?week", phrase):
         return ref + timedelta(days=(4 - ref.weekday()) % 7)
-    if re.search(r"next month|nächsten monat|mois prochain|próximo mes|proximo mes|"
-                 r"próximo mês|volgende maand", phrase):
+    if re.search(
+        r"next month|nächsten monat|mois prochain|próximo mes|proximo mes|"
+        r"próximo mês|volgende maand",
+        phrase,
+    ):
         return date(ref.year + ref.month // 12, ref.month % 12 + 1, 1)
     if re.search(r"end of (?:the |this )?month|month[- ]end", phrase):
         return _last_day(ref.year, ref.month)
@@ -230,9 +236,11 @@ def _relative(m: re.Match[str], ref: date) -> date | None:
 
 
 def _quarter(m: re.Match[str], ref: date) -> date | None:
-    quarter = int(m["q"]) if m["q"] else {"first": 1, "second": 2, "third": 3, "fourth": 4}[
-        m["qw"].lower()
-    ]
+    quarter = (
+        int(m["q"])
+        if m["q"]
+        else {"first": 1, "second": 2, "third": 3, "fourth": 4}[m["qw"].lower()]
+    )
     month = (quarter - 1) * 3 + 1
     if m["y"]:
         return date(int(m["y"]) + (2000 if len(m["y"]) == 2 else 0), month, 1)
@@ -403,7 +411,8 @@ _RULES: tuple[tuple[re.Pattern[str], Handler, bool, str], ...] = (
         ),
         _relative,
         False,
-        "tomorrow next end after new year nächst prochain próxim volgend semana mês morgen demain mañana amanhã",
+        "tomorrow next end after new year nächst prochain próxim volgend semana mês morgen "
+        "demain mañana amanhã",
     ),
     (
         re.compile(rf"\b(?P<wd>{_WEEKDAY_RE})\b\.?", re.IGNORECASE),
@@ -423,7 +432,9 @@ def _gate_open(gate: str, lower: str, words: set[str], has_digit: bool) -> bool:
         return not words.isdisjoint(MONTHS)
     if gate == "weekday":
         return not words.isdisjoint(WEEKDAYS)
-    return any(word in lower for word in gate.split(" ") if word) or gate == "in " and "in " in lower
+    return any(word in lower for word in gate.split(" ") if word) or (
+        gate == "in " and "in " in lower
+    )
 
 
 def find(text: str, ref: date) -> list[FoundDate]:

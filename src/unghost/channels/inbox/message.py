@@ -106,7 +106,8 @@ def decode_bytes(data: bytes, charset: str | None = None) -> str:
             return data.decode(candidate)
         except (LookupError, UnicodeDecodeError):
             continue
-    return data.decode(charset if _known_charset(charset) else "utf-8", errors="replace")
+    fallback = charset if charset and _known_charset(charset) else "utf-8"
+    return data.decode(fallback, errors="replace")
 
 
 def _known_charset(charset: str | None) -> bool:

@@ -159,9 +159,9 @@ def _quote_start(lines: list[str]) -> tuple[int, int] | None:
                 return index, _header_block_end(lines, index + 1)
             if _RULE.match(stripped) and _header_block_at(lines, index + 1):
                 return index, _header_block_end(lines, index + 1)
-        if ":" in stripped[:40] or "：" in stripped[:40]:
-            if _header_block_at(lines, index):
-                return _extend_back(lines, index), _header_block_end(lines, index)
+        has_colon = ":" in stripped[:40] or "：" in stripped[:40]
+        if has_colon and _header_block_at(lines, index):
+            return _extend_back(lines, index), _header_block_end(lines, index)
         if not _may_attribute(lines, index):
             continue
         span = _attribution_at(lines, index)
@@ -198,9 +198,9 @@ def _attribution_at(lines: list[str], index: int) -> int:
     for span in range(1, 4):
         if _ATTRIBUTION.search(joined) and _plausible_attribution(joined, span):
             return span
-        if joined.endswith((":", "：")) and "@" in joined and len(joined) < 300:
-            if _DATED_SENDER.search(joined):
-                return span
+        dated = joined.endswith((":", "：")) and "@" in joined and len(joined) < 300
+        if dated and _DATED_SENDER.search(joined):
+            return span
         following = lines[index + span] if index + span < len(lines) else ""
         if not wraps or not following.strip() or _quoted(following):
             return 0
@@ -254,7 +254,12 @@ def _header_block_at(lines: list[str], index: int) -> bool:
 
 def _date_or_sent_first(line: str) -> bool:
     match = _HEADER_FIELD.match(line)
-    return bool(match) and match.group("label").lower() in ("sent", "date", "subject", "datum")
+    return match is not None and match.group("label").lower() in (
+        "sent",
+        "date",
+        "subject",
+        "datum",
+    )
 
 
 def _header_block_end(lines: list[str], index: int) -> int:
@@ -289,17 +294,29 @@ def _drop_signature(lines: list[str]) -> list[str]:
             continue
         first = stripped.split(maxsplit=1)[0].strip("*_").lower()
         tail = content[position + 1 :]
-        if size <= 3 and _SIG_DELIMITER.match(lines[index]) and len(tail) <= 2 * _MAX_SIGNATURE_LINES:
+        if (
+            size <= 3
+            and _SIG_DELIMITER.match(lines[index])
+            and len(tail) <= 2 * _MAX_SIGNATURE_LINES
+        ):
             return lines[:index]
         if first in _DISCLAIMER_WORDS and _DISCLAIMER.match(stripped):
             return lines[:index]
-        if stripped[0] in _RULE_CHARS and _RULE.match(stripped) and len(tail) <= _MAX_SIGNATURE_LINES:
+        if (
+            stripped[0] in _RULE_CHARS
+            and _RULE.match(stripped)
+            and len(tail) <= _MAX_SIGNATURE_LINES
+        ):
             return lines[:index]  # a mailing list's footer below a rule
         if first in _MOBILE_WORDS_FIRST and size <= 100:
             mobile = _MOBILE_WORDS.search(stripped) or len(stripped.split()) <= 4
             if _MOBILE.match(stripped) and mobile and len(tail) <= 4:
                 return lines[:index]
-            if _SENT_FROM_MY.match(stripped) and len(stripped.split()) <= 8 and ", " not in stripped:
+            if (
+                _SENT_FROM_MY.match(stripped)
+                and len(stripped.split()) <= 8
+                and ", " not in stripped
+            ):
                 return lines[:index]
         if size <= 45 and _SIGN_OFF.match(stripped) and _short_tail(lines, tail):
             return lines[:index]
@@ -307,12 +324,12 @@ def _drop_signature(lines: list[str]) -> list[str]:
 
 
 _DISCLAIMER_WORDS = frozenset(
-    "confidentiality disclaimer this the diese ce este dit esta please".split()
+    ["confidentiality", "disclaimer", "this", "the", "diese", "ce", "este", "dit", "esta", "please"]
 )
 _MOBILE_WORDS_FIRST = frozenset(
-    "sent envoyé envoye enviado verzonden gesendet inviato wysłano wysłane skickat sendt von "
-    "get obtenir télécharger outlook".split()
-)
+    ("sent", "envoyé", "envoye", "enviado", "verzonden", "gesendet", "inviato", "wysłano",
+     "wysłane", "skickat", "sendt", "von", "get", "obtenir", "télécharger", "outlook")
+)  # fmt: skip
 
 
 def _short_tail(lines: list[str], tail: list[int]) -> bool:
