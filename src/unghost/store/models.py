@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
@@ -83,6 +84,8 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
+    # The footer of every email sent for this owner (anti-spam laws want one).
+    postal_address: Mapped[str | None] = mapped_column(Text)
 
 
 class Contact(Base):
@@ -274,3 +277,67 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # Added with the sending half of email (migration 0002).
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"), index=True)
+    # None: no mailbox, the message is written as an .eml file to the outbox folder.
+    mailbox_id: Mapped[int | None] = mapped_column(
+        ForeignKey("mailboxes.id", ondelete="SET NULL"), index=True
+    )
+    from_address: Mapped[str | None] = mapped_column(String(320))
+    to_addresses: Mapped[list[Any]] = mapped_column(default=list)
+    # The exact bytes handed to the server, fixed at the first attempt.
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    last_attempt_at: Mapped[datetime | None]
+    # The worker that marked the row `sending` (see store/liveness.py).
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    # When the message was put in the Sent folder by unghost (mailboxes that need it).
+    copied_at: Mapped[datetime | None]
+
+
+Index("ix_outbox_state_next_attempt_at", OutboxMessage.state, OutboxMessage.next_attempt_at)
+
+
+class Mailbox(Base):
+    """An owner's SMTP and IMAP accounts; passwords are sealed with the secret key."""
+
+    __tablename__ = "mailboxes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    from_name: Mapped[str | None] = mapped_column(String(200))
+    smtp_host: Mapped[str] = mapped_column(String(253))
+    smtp_port: Mapped[int] = mapped_column(Integer)
+    smtp_tls: Mapped[str] = mapped_column(String(8))
+    smtp_user: Mapped[str | None] = mapped_column(String(320))
+    smtp_password: Mapped[str | None] = mapped_column(Text)
+    imap_host: Mapped[str | None] = mapped_column(String(253))
+    imap_port: Mapped[int | None] = mapped_column(Integer)
+    imap_tls: Mapped[str | None] = mapped_column(String(8))
+    imap_user: Mapped[str | None] = mapped_column(String(320))
+    imap_password: Mapped[str | None] = mapped_column(Text)
+    sent_folder: Mapped[str] = mapped_column(String(200), default="Sent")
+    # True: unghost puts each sent message in the Sent folder (plain SMTP servers);
+    # False: the provider does it itself (Gmail, Outlook/Office 365).
+    copy_to_sent: Mapped[bool] = mapped_column(Boolean, default=True)
+    per_day: Mapped[int] = mapped_column(Integer, default=200)
+    per_minute: Mapped[int] = mapped_column(Integer, default=10)
+    paused_until: Mapped[datetime | None]
+    pause_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class SendAttempt(Base):
+    """One try at handing one outbox message to its server, with the server's reply."""
+
+    __tablename__ = "send_attempts"
+    __table_args__ = (Index("ix_send_attempts_mailbox_id_at", "mailbox_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))
+    at: Mapped[datetime]
+    # sent, temporary, quota, mailbox, permanent, unknown, resolved
+    outcome: Mapped[str] = mapped_column(String(16))
+    code: Mapped[int | None] = mapped_column(Integer)
+    reply: Mapped[str | None] = mapped_column(Text)
