@@ -180,7 +180,11 @@ def detect_auto_reply(message: InboundMessage, new_text: str, ref: date) -> Auto
     sender = message.sender.address if message.sender else ""
 
     if by_headers or bulk or _NOREPLY_SENDER.match(sender):
-        vacation = vacation_subject or body_signals >= 1
+        # A machine that says when someone is back is an out-of-office ("Back Monday 12/7").
+        names_return = _RETURN_CUE.search(head) is not None and bool(
+            dates.find(head, message.date.date() if message.date else ref)
+        )
+        vacation = vacation_subject or body_signals >= 1 or names_return
         if bulk and not by_headers and not vacation:
             return AutoReply("other", None)
         return _result(vacation, text, message, ref)

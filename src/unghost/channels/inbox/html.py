@@ -85,12 +85,11 @@ class _TextBuilder(HTMLParser):
         if tag in _SKIP:
             self.skip_depth += 1
             return
+        if tag == "br":
+            self._newline()  # ends the line, or makes an empty one
+            return
         if tag in _BLOCK:
             self._break()
-            if tag == "br":
-                if not self.current:
-                    self._newline_if_paragraph()
-                return
             if tag == "p":
                 self._blank()
         if tag == "li":
@@ -106,9 +105,6 @@ class _TextBuilder(HTMLParser):
             self._break()
             self.quote_depth += 1
         self.stack.append((tag, opens))
-
-    def _newline_if_paragraph(self) -> None:
-        self._newline()
 
     def _blank(self) -> None:
         if self.lines and self.lines[-1].strip("> "):

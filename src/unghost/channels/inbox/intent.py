@@ -348,7 +348,7 @@ PRIORITY: tuple[Intent, ...] = (
 # Mailing-list footers mention "unsubscribe" without anyone asking to be removed.
 _FOOTER = re.compile(
     r"to unsubscribe|unsubscribe from this|you (?:are )?receiv(?:ed|ing) this|"
-    r"manage (?:your )?(?:subscription|preferences)|mailing list|[\w.+-]*unsubscribe[\w.+-]*@|"
+    r"manage (?:your )?(?:subscription|preferences)|[\w.+-]*unsubscribe[\w.+-]*@|"
     r"https?://\S*unsubscribe",
     re.IGNORECASE,
 )

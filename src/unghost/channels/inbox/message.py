@@ -8,6 +8,7 @@ cannot be decoded is replaced, what cannot be parsed is left out.
 
 from __future__ import annotations
 
+import codecs
 import email
 import email.policy
 import re
@@ -114,7 +115,7 @@ def _known_charset(charset: str | None) -> bool:
     if not charset:
         return False
     try:
-        b"".decode(charset)
+        codecs.lookup(charset)
     except LookupError:
         return False
     return True
