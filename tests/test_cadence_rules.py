@@ -56,10 +56,10 @@ def user_playbook(tmp_path: Path, yaml: str) -> World:
 
 
 def test_a_missed_meeting_gets_missed_meeting_with_three_times_the_same_day() -> None:
-    d = deal(touches=(reply(6),), meetings=(meeting(3),))
+    d = deal(touches=(reply(6),), meetings=(meeting(3),))  # Friday 14:00, 30 minutes
     s = step(world(d), MONDAY)
     assert s.play == "missed-meeting"
-    assert s.due.date() == MONDAY.date()
+    assert s.due == at(3, 14) + timedelta(minutes=30), "due the moment the meeting ended"
     assert len(s.times) == 3 and len({t.split(",")[0] for t in s.times}) == 3
     assert all(t in s.body for t in s.times)
     assert all(t.endswith("CST") for t in s.times), "times are in George's time zone"

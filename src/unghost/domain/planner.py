@@ -178,7 +178,9 @@ def _try(
     times: tuple[Slot, ...] = ()
     if play.offers_times:
         times = tuple(
-            free_slots(world.cal, world.busy, now=due, count=3, recipient_tz=recipient.timezone)
+            free_slots(
+                world.cal, world.busy, now=max(due, now), count=3, recipient_tz=recipient.timezone
+            )
         )
     settings = world.playbook.settings
     moment = a.nurture_until if play.phase == "check_back" and a.nurture_until else due
@@ -336,10 +338,11 @@ def _due(
     outs = [t.at for t in deal.touches if t.direction == "out" and not t.from_prospect]
     last_out = max((t for t in outs if since is None or t > since), default=None)
     if play.phase == "setup":
-        upcoming = [m.at for m in deal.meetings if m.status == "scheduled" and m.at >= now]
-        base = min(upcoming, default=now)
-        rule = "at the first meeting (003 #1)" if upcoming else "before the first meeting (003 #1)"
-        return cal.next_business_time(base) if not upcoming else base, rule
+        upcoming = [m.at for m in deal.meetings if m.status == "scheduled"]
+        if upcoming:
+            return min(upcoming), "at the first meeting (003 #1)"
+        start = a.last_inbound or deal.created_at or now
+        return cal.next_business_time(start), "before the first meeting (003 #1)"
     if play.phase == "check_back" and a.nurture_until is not None:
         base, rule = (
             a.nurture_until,
@@ -360,7 +363,9 @@ def _due(
         rule = f"one touch a week (001): {settings.spacing_days} days after the last touch"
     else:
         base, rule = a.silent_since or now, "first step since the silence began"
-    due = cal.next_business_time(max(base, now))
+    # The due time does not move with `now`: a step not done by then is overdue, and the
+    # plan stays the same from one run to the next until something happens.
+    due = cal.next_business_time(base)
     if channel == "email":
         due = cal.in_recipient_hours(due, recipient.timezone)
     return due, rule
@@ -409,6 +414,8 @@ def cadence(world: World, now: datetime) -> list[Step]:
         step = next_step(world, a, t)
         if step is None:
             break
+        if step.due < t:  # overdue: in the map it happens now
+            step = replace(step, due=world.cal.next_business_time(t))
         steps.append(step)
         if step.play in ("check-back",) or a.state == "nurture":
             break

@@ -125,10 +125,14 @@ def assess(
                 )
             )
     if start is not None and now >= start + timedelta(days=settings.no_inbound_days):
-        days = (now - start).days
-        what = "nothing from them" if last_in else "no answer yet"
-        reasons.append(("no_inbound", start + timedelta(days=settings.no_inbound_days),
-                        f"{what} for {days} days"))  # fmt: skip
+        what = "nothing from them since" if last_in else "no answer since the start on"
+        reasons.append(
+            (
+                "no_inbound",
+                start + timedelta(days=settings.no_inbound_days),
+                f"{what} {_day(start, cal)}",
+            )
+        )
     if not reasons:
         return Assessment("active", last_inbound=last_in, unanswered=len(unanswered))
     order = {r: i for i, r in enumerate(_REASON_ORDER)}
