@@ -102,38 +102,48 @@ _SUBJECT = re.compile(
     re.IGNORECASE,
 )
 # Phrases that only a bounce says: enough on their own.
+_STRONG_PHRASES = (
+    "this is the mail system at host", "could not be delivered to one or more recipients",
+    "delivery has failed to these recipients", "created automatically by mail delivery software",
+    "this is the qmail-send program", "** delivery incomplete **", "** address not found **",
+    "there was a temporary problem delivering your message",
+    "the following addresses had permanent fatal errors", "delivery status notification",
+    "rejected your message to the following email address", "non-delivery report",
+    "uw bericht kan niet worden bezorgd", "n'a pas pu être remis", "no se pudo entregar",
+    "não foi possível entregar", "non è stato possibile recapitare",
+)  # fmt: skip
 _STRONG_BODY = re.compile(
-    r"this is the mail system at host|could not be delivered to one or more recipients|"
-    r"delivery has failed to these recipients|created automatically by mail delivery software|"
-    r"this is the qmail-send program|\*\* delivery incomplete \*\*|\*\* address not found \*\*|"
-    r"there was a temporary problem delivering your message|"
-    r"the following addresses had permanent fatal errors|delivery status notification|"
-    r"rejected your message to the following email address|"
-    r"your message to \S+@\S+ couldn't be delivered|non-delivery report|"
-    r"remote server returned '[45]\d\d|uw bericht kan niet worden bezorgd|"
-    r"konnte nicht (?:an \S+ )?zugestellt werden|n'a pas pu être remis|"
-    r"no se pudo entregar|não foi possível entregar|non è stato possibile recapitare",
-    re.IGNORECASE,
+    r"your message to \S+@\S+ couldn't be delivered|remote server returned '[45]\d\d|"
+    r"konnte nicht (?:an \S+ )?zugestellt werden"
 )
-# Phrases that a bounce's body says (for bodies handed over without headers).
+# Phrases that a bounce's body says (for bodies handed over without headers); literal
+# phrases are tested as substrings of the lower-cased text, the rest by _BODY.
+_BODY_PHRASES = (
+    *_STRONG_PHRASES, "i'm afraid i wasn't able to deliver", "message could not be delivered",
+    "permanent fatal errors", "su mensaje no pudo ser entregado",
+    "the original message was received at", "this message was undeliverable",
+    "undeliverable to the following", "has not yet been delivered", "address not found",
+    "recipient address rejected",
+)  # fmt: skip
 _BODY = re.compile(
-    r"this is the mail system at host|could not be delivered to one or more recipients|"
-    r"delivery has failed to these recipients|created automatically by mail delivery software|"
-    r"this is the qmail-send program|i'm afraid i wasn't able to deliver|"
     r"your message (?:wasn't|was not|could not be|couldn't be) delivered|"
-    r"message could not be delivered|delivery to the following recipient(?:s)? failed|"
-    r"the following (?:address(?:es)?|recipient(?:s)?) (?:failed|had permanent fatal errors)|"
-    r"permanent fatal errors|unable to deliver (?:your )?message|"
-    r"delivery to the following recipients? (?:was|has been) delayed|"
+    r"delivery to the following recipients? (?:failed|(?:was|has been) delayed)|"
+    r"the following (?:address(?:es)?|recipients?) failed|unable to deliver (?:your )?message|"
     r"the following message to .{1,80} was undeliverable|"
     r"message (?:you sent )?(?:was|has been) (?:blocked|rejected|returned)|"
-    r"su mensaje no pudo ser entregado|the original message was received at|"
-    r"this message was undeliverable|undeliverable to the following|"
-    r"the mail system\s*$|has not yet been delivered|address not found|"
-    r"delivery status notification|recipient address rejected|"
-    r"(?:^|\n)\s*<[^<>\s]+@[^<>\s]+>:\s",
-    re.IGNORECASE | re.MULTILINE,
+    r"the mail system\s*$|^\s*<[^<>\s]+@[^<>\s]+>:\s",
+    re.MULTILINE,
 )
+
+
+def _strong_body(lower: str) -> bool:
+    return any(phrase in lower for phrase in _STRONG_PHRASES) or bool(_STRONG_BODY.search(lower))
+
+
+def _bounce_body(lower: str) -> bool:
+    return any(phrase in lower for phrase in _BODY_PHRASES) or bool(_BODY.search(lower))
+
+
 _DELAYED = re.compile(
     r"has not yet been delivered|delivery (?:has been |is )?delayed|will (?:continue to )?retry|"
     r"delayed mail|still being retried|delivery attempts will continue|warning: message|"
@@ -166,13 +176,15 @@ def detect_bounce(message: InboundMessage) -> Bounce | None:
     head = message.text[:6000]
     if not _might_bounce(head, sender_text, message.subject):
         return None
-    if _STRONG_BODY.search(head) and not message.header("in-reply-to"):
+    lower = head.lower()
+    if _strong_body(lower) and not message.header("in-reply-to"):
         return _from_text(_report_text(message), exclude=sender)
-    by_body = _BODY.search(head) is not None
+    by_body = _bounce_body(lower)
     by_headers = _SENDER.search(sender_text) is not None and (
         _SUBJECT.search(message.subject) is not None or by_body
     )
-    if not (by_headers or (by_body and _looks_failed(head)) or _SUBJECT_ONLY(message)):
+    subject_only = _SUBJECT.search(message.subject) is not None and by_body
+    if not (by_headers or (by_body and _looks_failed(head)) or subject_only):
         return None
     return _from_text(_report_text(message), exclude=sender)
 
@@ -194,15 +206,11 @@ def _might_bounce(head: str, sender: str, subject: str) -> bool:
     )
 
 
-def _SUBJECT_ONLY(message: InboundMessage) -> bool:
-    """An "Undeliverable: …" subject with a bounce phrase in the body."""
-    return _SUBJECT.search(message.subject) is not None and _BODY.search(message.text) is not None
-
-
 def _looks_failed(text: str) -> bool:
-    return bool(_ENHANCED.search(text) or _BASIC.search(text) or _HARD.search(text)) or bool(
-        re.search(r"could not be delivered|failed|undeliverable|not delivered", text, re.I)
-    )
+    lower = text.lower()
+    if any(word in lower for word in ("could not be delivered", "failed", "undeliverable")):
+        return True
+    return bool(_ENHANCED.search(text) or _BASIC.search(text) or _HARD.search(text))
 
 
 def _report_text(message: InboundMessage) -> str:

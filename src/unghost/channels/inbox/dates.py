@@ -307,6 +307,8 @@ def _ordinal_day(m: re.Match[str], ref: date) -> date | None:
 
 # Each rule: (pattern, handler, exact, gate). The gate is what the text must hold for
 # the rule to be tried: "digit", "month", "weekday", or words (any of them, as substrings).
+# "month-start", "weekday-start" and "start:<words>" rules begin with such a word: they are
+# tried only where one begins, which spares scanning the text with a long alternation.
 _RULES: tuple[tuple[re.Pattern[str], Handler, bool, str], ...] = (
     (
         re.compile(r"\b(?P<y>20\d\d)-(?P<m>\d{1,2})-(?P<d>\d{1,2})\b"),
@@ -332,7 +334,7 @@ _RULES: tuple[tuple[re.Pattern[str], Handler, bool, str], ...] = (
         ),
         _day_month,
         True,
-        "month",
+        "month-start",
     ),
     (
         re.compile(r"(?<![\d/.])(?P<a>\d{1,2})/(?P<b>\d{1,2})(?:/(?P<y>(?:20)?\d\d))?(?![\d/])"),
@@ -359,7 +361,7 @@ _RULES: tuple[tuple[re.Pattern[str], Handler, bool, str], ...] = (
         ),
         _part_of_month,
         False,
-        "month",
+        "start:early beginning start mid middle late end",
     ),
     (
         re.compile(
@@ -369,7 +371,7 @@ _RULES: tuple[tuple[re.Pattern[str], Handler, bool, str], ...] = (
         ),
         _in_month,
         False,
-        "month",
+        "start:in until till after by from around during",
     ),
     (
         re.compile(
@@ -379,7 +381,7 @@ _RULES: tuple[tuple[re.Pattern[str], Handler, bool, str], ...] = (
         ),
         lambda m, ref: _quarter(m, ref) if not (m["y"] or "").startswith("'") else None,
         False,
-        "q quarter",
+        "start:in q first second third fourth",
     ),
     (
         re.compile(
@@ -388,13 +390,13 @@ _RULES: tuple[tuple[re.Pattern[str], Handler, bool, str], ...] = (
         ),
         _in_count,
         False,
-        "in ",
+        "start:in",
     ),
     (
         re.compile(r"\bon\s+the\s+(?P<d>\d{1,2})(?:st|nd|rd|th)\b", re.IGNORECASE),
         _ordinal_day,
         True,
-        "on the",
+        "start:on",
     ),
     (
         re.compile(
@@ -411,18 +413,26 @@ _RULES: tuple[tuple[re.Pattern[str], Handler, bool, str], ...] = (
         ),
         _relative,
         False,
-        "tomorrow next end after new year nächst prochain próxim volgend semana mês morgen "
-        "demain mañana amanhã",
+        "start:tomorrow next end month year after in nächste naechste nächsten nächstes la le l "
+        "el volgende volgend na a o",
     ),
     (
         re.compile(rf"\b(?P<wd>{_WEEKDAY_RE})\b\.?", re.IGNORECASE),
         _weekday,
         False,
-        "weekday",
+        "weekday-start",
     ),
 )
 _WORD = re.compile(r"[^\W\d_]+")
+_DIGIT = re.compile(r"\d")
 _MAX_CHARS = 4000  # dates that matter come early in a reply
+
+
+_ANCHORS: dict[str, frozenset[str] | dict[str, int]] = {
+    "month-start": MONTHS,
+    "weekday-start": WEEKDAYS,
+    **{gate: frozenset(gate[6:].split()) for *_, gate in _RULES if gate.startswith("start:")},
+}
 
 
 def _gate_open(gate: str, lower: str, words: set[str], has_digit: bool) -> bool:
@@ -441,14 +451,21 @@ def find(text: str, ref: date) -> list[FoundDate]:
     """Every date the text names, in reading order, without overlaps."""
     text = text[:_MAX_CHARS]
     lower = text.lower()
-    words = set(_WORD.findall(lower))
-    has_digit = any(char.isdigit() for char in text)
+    spans = [(m.group(0).lower(), m.start()) for m in _WORD.finditer(text)]
+    words = {word for word, _ in spans}
+    has_digit = _DIGIT.search(text) is not None
     found: list[FoundDate] = []
     taken: list[tuple[int, int]] = []
     for pattern, handler, exact, gate in _RULES:
-        if not _gate_open(gate, lower, words, has_digit):
+        if gate in _ANCHORS:
+            names = _ANCHORS[gate]
+            starts = [start for word, start in spans if word in names]
+            matches = [m for m in (pattern.match(text, start) for start in starts) if m]
+        elif _gate_open(gate, lower, words, has_digit):
+            matches = list(pattern.finditer(text))
+        else:
             continue
-        for match in pattern.finditer(text):
+        for match in matches:
             start, end = match.span()
             if any(start < e and s < end for s, e in taken):
                 continue
