@@ -267,3 +267,70 @@ def test_an_outlook_header_block_ends_the_new_text() -> None:
         "Sent: Monday, November 16, 2026 10:00 AM\nTo: Pat\nSubject: Proposal\n\nOld text"
     )
     assert extract_new_text(body) == "Let's do it."
+
+
+# --- bounces in the formats servers really send ---------------------------------------------
+
+
+def bounce_message(sender: str, subject: str, body: str) -> bytes:
+    return (
+        f"From: {sender}\nTo: seller@unghost.example\nSubject: {subject}\n"
+        f"Date: Fri, 20 Nov 2026 09:00:00 +0000\n\n{body}"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "recipient", "status", "hard"),
+    [
+        (b"550 5.1.1 <bob@acme.example>: Recipient address rejected: User unknown in virtual "
+         b"mailbox table", "bob@acme.example", "5.1.1", True),
+        (bounce_message(
+            "Mail Delivery System <Mailer-Daemon@mx.example>",
+            "Mail delivery failed: returning message to sender",
+            "This message was created automatically by mail delivery software.\n\n"
+            "A message that you sent could not be delivered to one or more of its\n"
+            "recipients. This is a permanent error. The following address(es) failed:\n\n"
+            "  pat@acme.example\n    SMTP error from remote mail server after RCPT TO:"
+            "<pat@acme.example>:\n    552 5.2.2 Mailbox full\n"),
+         "pat@acme.example", "5.2.2", False),
+        (bounce_message(
+            "Postmaster <postmaster@acme.example>",
+            "DELIVERY FAILURE: User Pat Prospect (pat@acme.example) not listed in Domino Directory",
+            "Your message\n\n  Subject: Proposal\n\nwas not delivered to:\n\n  pat@acme.example\n\n"
+            "because:\n\n  User Pat Prospect (pat@acme.example) not listed in Domino Directory\n"),
+         "pat@acme.example", None, True),
+        (bounce_message(
+            "MAILER-DAEMON@yahoo.com",
+            "Failure Notice",
+            "Sorry, we were unable to deliver your message to the following address.\n\n"
+            "<pat@yahoo.example>:\n554: delivery error: dd This user doesn't have a "
+            "yahoo.example account (pat@yahoo.example) [0] - mta1.mail.example\n"),
+         "pat@yahoo.example", "5.0.0", True),
+        (bounce_message(
+            "Mail Delivery Subsystem <mailer-daemon@googlemail.com>",
+            "Delivery Status Notification (Failure)",
+            "** Address not found **\n\nYour message wasn't delivered to pat@acme.example because "
+            "the domain acme.example couldn't be found.\n"),
+         "pat@acme.example", None, True),
+        (bounce_message(
+            "Mail Delivery Subsystem <MAILER-DAEMON@relay.example>",
+            "Returned mail: see transcript for details",
+            "The original message was received at Fri, 20 Nov 2026 09:00:00\n\n"
+            "   ----- The following addresses had permanent fatal errors -----\n"
+            "<pat@acme.example>\n    (reason: 554 5.7.1 Message rejected as spam)\n"),
+         "pat@acme.example", "5.7.1", False),
+    ],
+)  # fmt: skip
+def test_bounces_in_each_servers_format_give_recipient_status_and_kind(
+    raw: bytes, recipient: str, status: str | None, hard: bool
+) -> None:
+    bounce = parse_reply(raw, now=NOW).bounce
+    assert bounce is not None
+    assert (bounce.recipient, bounce.status, bounce.hard) == (recipient, status, hard)
+
+
+def test_a_reply_that_mentions_delivery_is_not_a_bounce() -> None:
+    raw = message("Re: proposal", "The delivery failed last time, can you resend the deck?")
+    parsed = parse_reply(raw, now=NOW)
+    assert parsed.bounce is None
+    assert parsed.intent == "question"

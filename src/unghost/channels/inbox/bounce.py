@@ -84,7 +84,7 @@ _HEDGED = re.compile(r"\bmay (?:not exist|be misspelled)[^.]*", re.IGNORECASE)
 _HARD_STATUS = re.compile(r"^[45]\.1\.(?:1|2|3|6|10)$|^5\.1\.0$|^5\.4\.4$|^5\.4\.310$")
 
 _ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
-_BASIC = re.compile(r"(?<![\d.#])([245]\d\d)(?=[\s-])")
+_BASIC = re.compile(r"(?<![\d.#:])([245]\d\d)(?=[\s:-])")
 _ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 
 _SENDER = re.compile(
