@@ -23,7 +23,7 @@ from unghost.domain.compose import (
 )
 from unghost.domain.model import Channel, Contact, ContentItem, Deal, Owner, Touch
 from unghost.domain.playbook import Play, Playbook
-from unghost.domain.silence import Assessment, assess, unanswered_touches
+from unghost.domain.silence import Assessment, assess, next_change, unanswered_touches
 from unghost.domain.slots import Slot, format_slot, free_slots
 from unghost.domain.tone import check_tone
 
@@ -93,6 +93,23 @@ def plan_deal(world: World, now: datetime) -> Plan:
     """Assess the deal at `now` and choose its next step."""
     a = assess(world.deal, world.contact, world.cal, world.playbook.settings, now)
     return Plan(world.deal.key, world.deal.contact, a, next_step(world, a, now))
+
+
+def replan_at(world: World, plan: Plan, now: datetime) -> datetime | None:
+    """Until when a plan made at `now` stays right if nothing is recorded on the deal."""
+    times: list[datetime] = []
+    change = next_change(world.deal, world.cal, world.playbook.settings, now)
+    if change is not None:
+        times.append(change)
+    expires = proposal_expiry(world.deal, world.playbook.settings.proposal_default_days)
+    if expires is not None:  # the day the proposal-expiry play starts to apply
+        window = date.fromordinal(expires.toordinal() - EXPIRY_WINDOW_DAYS)
+        times.append(datetime.combine(window, datetime.min.time(), tzinfo=world.cal.zone))
+    step = plan.next
+    if step is not None and step.times:
+        # Offered times go stale when the first of them has passed.
+        times.append(max(step.due, now) + timedelta(hours=2))
+    return min((t for t in times if t > now), default=None)
 
 
 def next_step(world: World, a: Assessment, now: datetime) -> Step | None:

@@ -11,6 +11,7 @@ a sandbox. Pure: reads the playbook's files, nothing else.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import traceback
 from collections.abc import Iterator, Mapping
@@ -164,6 +165,7 @@ class Playbook:
 
     settings: Settings
     plays: tuple[Play, ...]
+    digest: str = ""  # of every file read: a stored plan made under another playbook is stale
 
     def play(self, play_id: str) -> Play:
         """The play with this id; `NotFound` if there is none."""
@@ -665,11 +667,14 @@ def _read_folder(
     variants: dict[str, dict[str, Variant]],
     *,
     user: bool,
+    digest: Any,
 ) -> None:
     yaml_file = root / "playbook.yaml"
     if yaml_file.is_file():
         try:
-            doc = _Doc(str(yaml_file), yaml_file.read_text(encoding="utf-8"))
+            text = yaml_file.read_text(encoding="utf-8")
+            digest.update(text.encode())
+            doc = _Doc(str(yaml_file), text)
         except UnicodeDecodeError:
             raise BadInput(f"{yaml_file}: not UTF-8 text") from None
         top = doc.mapping(doc.data, "", frozenset({"format", "version", "settings", "plays"}))
@@ -692,6 +697,7 @@ def _read_folder(
             raise BadInput(f'{template}: no play "{play}" in the playbook')
         try:
             source = template.read_text(encoding="utf-8")
+            digest.update(f"\0{play}/{name}\0{source}".encode())
         except UnicodeDecodeError:
             raise BadInput(f"{template}: not UTF-8 text") from None
         variants.setdefault(play, {})[name] = _compile_variant(play, name, str(template), source)
@@ -708,14 +714,18 @@ def load_playbook(user_dir: Path | None = None) -> Playbook:
     settings: dict[str, Any] = {}
     plays: list[_PlayDraft] = []
     variants: dict[str, dict[str, Variant]] = {}
-    _read_folder(files("unghost").joinpath("playbook"), settings, plays, variants, user=False)
+    digest = hashlib.blake2b(digest_size=16)
+    _read_folder(
+        files("unghost").joinpath("playbook"), settings, plays, variants, user=False, digest=digest
+    )
     if user_dir is not None:
         if not user_dir.is_dir():
             raise NotFound(f"{user_dir}: no such playbook folder")
-        _read_folder(user_dir, settings, plays, variants, user=True)
+        _read_folder(user_dir, settings, plays, variants, user=True, digest=digest)
     _check_plays(plays, variants)
     silence = SilenceSettings(**settings.pop("silence"))
     return Playbook(
+        digest=digest.hexdigest(),
         settings=Settings(**settings, silence=silence),
         plays=tuple(
             Play(

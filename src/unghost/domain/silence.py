@@ -253,3 +253,39 @@ def _day(at: datetime, cal: BusinessCalendar) -> str:
 
 def _fmt(d: date) -> str:
     return f"{d:%A} {d.day} {d:%B}"
+
+
+def next_change(
+    deal: Deal, cal: BusinessCalendar, playbook: Settings, now: datetime
+) -> datetime | None:
+    """The first moment after `now` at which time alone changes the assessment.
+
+    Reasons only ever start with the passing of time (a new touch is what ends them), so
+    a stored assessment is good until then, or until something is recorded on the deal.
+    """
+    settings = playbook.silence
+    last_in = episode_start(deal)
+    start = last_in or deal.created_at or _first_touch(deal)
+    times: list[datetime] = []
+    for m in deal.meetings:
+        if m.status == "scheduled" and m.confirmed and (last_in is None or last_in < m.at):
+            times.append(m.at + timedelta(minutes=m.minutes))
+    for p in deal.promises:
+        if p.who == "prospect":
+            end_of_day = datetime.combine(p.by, time(23, 59), tzinfo=cal.zone)
+            times.append(cal.add_business_days(end_of_day, settings.promise_grace_business_days))
+    proposal = deal.proposal
+    if proposal is not None and proposal.sent_at is not None:
+        quiet_from = max(proposal.sent_at, last_in) if last_in else proposal.sent_at
+        times.append(cal.add_business_days(quiet_from, settings.proposal_business_days))
+    if start is not None:
+        if len(unanswered_touches(deal, last_in)) >= settings.unanswered_touches:
+            times.append(start + timedelta(days=settings.unanswered_days))
+        times.append(start + timedelta(days=settings.no_inbound_days))
+    paused = _paused_until(deal, last_in, cal)
+    if paused is not None:
+        times.append(paused)
+    nurture = nurture_until(deal, last_in, cal, playbook)
+    if nurture is not None:
+        times.append(nurture)
+    return min((t for t in times if t > now), default=None)

@@ -12,20 +12,31 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, Table, and_, bindparam, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from unghost.domain import model as d
 from unghost.domain.calendar import BusinessCalendar
 from unghost.domain.compose import Sent
-from unghost.domain.planner import Plan, Step, World, plan_deal
+from unghost.domain.planner import Plan, Step, World, plan_deal, replan_at
 from unghost.domain.playbook import Playbook, load_playbook
-from unghost.domain.silence import episode_start
+from unghost.domain.silence import Assessment, episode_start
+from unghost.services import freshness
 from unghost.services.owners import owner_of
 from unghost.store import models as m
 from unghost.store.bulk import insert_rows
@@ -33,7 +44,7 @@ from unghost.store.bulk import insert_rows
 OPEN = ("planned", "approved")
 STEP_COLUMNS = (
     "deal_id", "play", "variant", "channel", "to", "cc", "due", "subject", "body", "script",
-    "why", "warnings", "content_key", "status", "planned_at",
+    "why", "warnings", "content_key", "times", "dial", "status", "planned_at",
 )  # fmt: skip
 
 
@@ -62,11 +73,158 @@ def plan(
     deals: Sequence[str] | None = None,
     deal_ids: Sequence[int] | None = None,
 ) -> list[Planned]:
-    """Plan every open deal of these owners (or the named ones) at `now`, storing the steps."""
-    worlds = list(load_worlds(session, owners, playbook, deals=deals, deal_ids=deal_ids))
-    plans = [(deal_id, owner, plan_deal(world, now)) for deal_id, owner, world in worlds]
-    step_ids = store_plans(session, [(deal_id, p) for deal_id, _, p in plans], now)
-    return [Planned(p, owner, deal_id, step_ids.get(deal_id)) for deal_id, owner, p in plans]
+    """Plan every open deal of these owners (or the named ones) at `now`, storing the steps.
+
+    A deal whose stored plan is still right (same inputs, and `now` within the time it
+    holds) is not drafted again; the others are planned and stored.
+    """
+    scope = _scope(owners, deals, deal_ids)
+    rows = list(session.execute(select(m.Deal.__table__).where(scope).order_by(m.Deal.key)))
+    if not rows:
+        return []
+    digest = freshness.digests(session, owners, rows, playbook, scope=scope)
+    stale = [r.id for r in rows if not _still_right(r, digest[r.id], now)]
+    computed: dict[int, Planned] = {}
+    if stale:
+        worlds = list(
+            load_worlds(session, owners, playbook, deal_ids=stale)
+            if len(stale) < 500
+            else (w for w in load_worlds(session, owners, playbook, deals=deals, deal_ids=deal_ids)
+                  if w[0] in set(stale))
+        )  # fmt: skip
+        plans = [(deal_id, owner, world, plan_deal(world, now)) for deal_id, owner, world in worlds]
+        step_ids = store_plans(session, [(deal_id, p) for deal_id, _, _, p in plans], now)
+        _remember(session, [(i, p, replan_at(w, p, now), digest[i]) for i, _, w, p in plans], now)
+        computed = {i: Planned(p, o, i, step_ids.get(i)) for i, o, _, p in plans}
+    reused = _stored(session, owners, [r for r in rows if r.id not in computed])
+    return [computed.get(r.id) or reused[r.id] for r in rows]
+
+
+def _scope(
+    owners: Sequence[int], deals: Sequence[str] | None, deal_ids: Sequence[int] | None
+) -> ColumnElement[bool]:
+    if deals is not None:
+        return and_(m.Deal.owner_id.in_(owners), m.Deal.key.in_(deals))
+    if deal_ids is not None:
+        return and_(m.Deal.owner_id.in_(owners), m.Deal.id.in_(deal_ids))
+    return and_(m.Deal.owner_id.in_(owners), m.Deal.stage == "open")
+
+
+def _still_right(row: Any, digest: str, now: datetime) -> bool:
+    """A stored plan made from the same inputs, at or before `now`, and not yet outlived."""
+    if row.plan_digest != digest or row.planned_at is None or row.assessment is None:
+        return False
+    planned_at = row.planned_at.replace(tzinfo=UTC)
+    if now < planned_at:
+        return False
+    return row.replan_at is None or now < row.replan_at.replace(tzinfo=UTC)
+
+
+def _remember(
+    session: Session, items: Sequence[tuple[int, Plan, datetime | None, str]], now: datetime
+) -> None:
+    """Store each deal's assessment, the digest it was made from, and until when it holds."""
+    deals = m.Deal.__table__
+    assert isinstance(deals, Table)
+    rows = []
+    for deal_id, p, until, digest in items:
+        a = p.assessment
+        rows.append(
+            {
+                "_id": deal_id,
+                "_state": a.state,
+                "_assessment": {
+                    "reasons": list(a.reasons),
+                    "silent_since": _iso(a.silent_since),
+                    "paused_until": _iso(a.paused_until),
+                    "nurture_until": _iso(a.nurture_until),
+                    "last_inbound": _iso(a.last_inbound),
+                    "unanswered": a.unanswered,
+                    "facts": list(a.facts),
+                    "contact": p.contact,
+                },
+                "_digest": digest,
+                "_planned": now.astimezone(UTC).replace(tzinfo=None),
+                "_until": until.astimezone(UTC).replace(tzinfo=None) if until else None,
+            }
+        )
+    if rows:
+        session.connection().execute(
+            update(deals)
+            .where(deals.c.id == bindparam("_id"))
+            .values(
+                state=bindparam("_state"),
+                assessment=bindparam("_assessment"),
+                plan_digest=bindparam("_digest"),
+                planned_at=bindparam("_planned", type_=DateTime()),
+                replan_at=bindparam("_until", type_=DateTime()),
+            ),
+            rows,
+        )
+
+
+def _stored(session: Session, owners: Sequence[int], rows: Sequence[Any]) -> dict[int, Planned]:
+    """The plans kept from an earlier run, read back from the deals and their open steps."""
+    if not rows:
+        return {}
+    users = {
+        u.id: owner_of(u) for u in session.scalars(select(m.User).where(m.User.id.in_(owners)))
+    }
+    ids = [r.id for r in rows]
+    steps: dict[int, m.Step] = {}
+    for chunk in _chunks(ids):
+        for s in session.scalars(
+            select(m.Step).where(m.Step.deal_id.in_(chunk), m.Step.status.in_(OPEN))
+        ):
+            steps[s.deal_id] = s
+    out = {}
+    for r in rows:
+        a = r.assessment
+        assessment = Assessment(
+            state=r.state,
+            reasons=tuple(a["reasons"]),
+            silent_since=_time(a["silent_since"]),
+            paused_until=_time(a["paused_until"]),
+            nurture_until=_time(a["nurture_until"]),
+            last_inbound=_time(a["last_inbound"]),
+            unanswered=a["unanswered"],
+            facts=tuple(a["facts"]),
+        )
+        open_step = steps.get(r.id)
+        out[r.id] = Planned(
+            Plan(r.key, a["contact"], assessment, _step_of(open_step) if open_step else None),
+            users[r.owner_id],
+            r.id,
+            open_step.id if open_step is not None else None,
+        )
+    return out
+
+
+def _step_of(s: m.Step) -> Step:
+    return Step(
+        play=s.play,
+        variant=s.variant,
+        channel=s.channel,  # type: ignore[arg-type]
+        to=tuple(s.to),
+        cc=tuple(s.cc),
+        due=s.due,
+        subject=s.subject or "",
+        body=s.body or "",
+        why=s.why,
+        script=s.script,
+        warnings=tuple(s.warnings),
+        content=s.content_key,
+        dial=s.dial,
+        times=tuple(s.times),
+    )
+
+
+def _iso(v: datetime | None) -> str | None:
+    return v.isoformat() if v is not None else None
+
+
+def _time(v: str | None) -> datetime | None:
+    return datetime.fromisoformat(v) if v else None
 
 
 # -- loading ------------------------------------------------------------------------
@@ -378,7 +536,7 @@ def _same(old: m.Step, step: Step) -> bool:
 def _step_row(deal_id: int, s: Step, now: datetime) -> tuple[Any, ...]:
     return (
         deal_id, s.play, s.variant, s.channel, list(s.to), list(s.cc), s.due, s.subject, s.body,
-        s.script, s.why, list(s.warnings), s.content, "planned", now,
+        s.script, s.why, list(s.warnings), s.content, list(s.times), s.dial, "planned", now,
     )  # fmt: skip
 
 

@@ -144,6 +144,12 @@ class Deal(Base):
     state: Mapped[str | None] = mapped_column(String(16))
     paused_until: Mapped[datetime | None]
     nurture_until: Mapped[datetime | None]
+    # The stored plan: the assessment it was made on, a digest of everything it was made
+    # from, and until when it stays right if nothing is recorded (services/plan.py).
+    assessment: Mapped[dict[str, Any] | None]
+    plan_digest: Mapped[str | None] = mapped_column(String(32))
+    planned_at: Mapped[datetime | None]
+    replan_at: Mapped[datetime | None]
 
 
 class Touch(Base):
@@ -231,6 +237,8 @@ class Step(Base):
     why: Mapped[str] = mapped_column(Text, default="")
     warnings: Mapped[list[Any]] = mapped_column(default=list)
     content_key: Mapped[str | None] = mapped_column(String(200))
+    times: Mapped[list[Any]] = mapped_column(default=list)
+    dial: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(10), default="planned")
     planned_at: Mapped[datetime]
     done_at: Mapped[datetime | None]

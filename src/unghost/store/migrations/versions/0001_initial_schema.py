@@ -108,6 +108,10 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=16), nullable=True),
         sa.Column("paused_until", sa.DateTime(), nullable=True),
         sa.Column("nurture_until", sa.DateTime(), nullable=True),
+        sa.Column("assessment", sa.JSON(), nullable=True),
+        sa.Column("plan_digest", sa.String(length=32), nullable=True),
+        sa.Column("planned_at", sa.DateTime(), nullable=True),
+        sa.Column("replan_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["advocate_id"], ["contacts.id"], name=op.f("fk_deals_advocate_id_contacts")
         ),
@@ -241,6 +245,8 @@ def upgrade() -> None:
         sa.Column("why", sa.Text(), nullable=False),
         sa.Column("warnings", sa.JSON(), nullable=False),
         sa.Column("content_key", sa.String(length=200), nullable=True),
+        sa.Column("times", sa.JSON(), nullable=False),
+        sa.Column("dial", sa.String(length=64), nullable=True),
         sa.Column("status", sa.String(length=10), nullable=False),
         sa.Column("planned_at", sa.DateTime(), nullable=False),
         sa.Column("done_at", sa.DateTime(), nullable=True),
