@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -269,6 +270,16 @@ class Reply(Base):
     corrected_intent: Mapped[str | None] = mapped_column(String(16))
     # Set when the seller has dealt with the reply; until then it tops *Today*.
     handled_at: Mapped[datetime | None]
+    # Added with reading replies (migration 0003): what ingesting it did, in words,
+    # and the person a referral named (a contact of the owner, linked through the reply).
+    reaction: Mapped[str | None] = mapped_column(Text)
+    referred_contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL")
+    )
+
+
+# One message is ingested once per owner (a message without a Message-ID gets a digest).
+Index("ix_replies_owner_id_message_id", Reply.owner_id, Reply.message_id, unique=True)
 
 
 class OutboxMessage(Base):
@@ -349,3 +360,27 @@ class SendAttempt(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     code: Mapped[int | None] = mapped_column(Integer)
     reply: Mapped[str | None] = mapped_column(Text)
+
+
+class ImapCursor(Base):
+    """How far one folder of a mailbox has been read: its UIDVALIDITY and last UID ingested.
+
+    A message is ingested and the cursor moved in one transaction, so a restart reads
+    neither twice nor too little; a new UIDVALIDITY means the UIDs changed and the folder
+    is read again, deduplicated by Message-ID.
+    """
+
+    __tablename__ = "imap_cursors"
+    __table_args__ = (UniqueConstraint("mailbox_id", "folder"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox_id: Mapped[int] = mapped_column(ForeignKey("mailboxes.id", ondelete="CASCADE"))
+    folder: Mapped[str] = mapped_column(String(200))
+    # Both are unsigned 32-bit numbers in IMAP: too big for a signed INTEGER.
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    read_at: Mapped[datetime | None]
+    # A message whose ingest keeps failing (not the database): tried a few passes, then
+    # stored without a deal so the folder moves on.
+    failed_uid: Mapped[int | None] = mapped_column(BigInteger)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
