@@ -1,17 +1,22 @@
-"""`unghost reply …`: reading inbound messages (a thin shell over services.replies)."""
+"""`unghost reply …`: reading inbound messages (a thin shell over services.replies and
+services.ingest)."""
 
 from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 import orjson
 import typer
 
 from unghost.channels.inbox.parse import ParsedReply
+from unghost.domain.playbook import Playbook
 from unghost.errors import BadInput
+from unghost.services import checks
+from unghost.services.ingest import IngestResult, ingest
+from unghost.services.owners import resolve_owner
 from unghost.services.replies import parse_files
 
 reply_app = typer.Typer(
@@ -104,4 +109,74 @@ def summary(path: Path, parsed: ParsedReply) -> str:
     if text:
         preview = text if len(text) <= _PREVIEW else text[: _PREVIEW - 1] + "…"
         lines.append(f"  new text: {preview}")
+    return "\n".join(lines)
+
+
+class _Shell(Protocol):
+    """What `reply ingest` needs of the root command's context (unghost.cli.Context)."""
+
+    @property
+    def playbook(self) -> Playbook: ...
+
+    def write(self) -> Any: ...
+
+
+@reply_app.command("ingest")
+def ingest_file(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A raw RFC 5322 message.")],
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Pretend now is this time (ISO 8601; owner's zone if no offset)."
+        ),
+    ] = None,
+    owner: Annotated[
+        str | None, typer.Option("--owner", help="The user whose mail it is (their email).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")] = False,
+) -> None:
+    """Parse a raw message, match it to a deal, record it and react (PRODUCT §5)."""
+    shell: _Shell = ctx.find_root().obj
+    if not file.is_file():
+        raise BadInput(f"{file}: no such file")
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"{file}: cannot be read ({exc.strerror or exc})") from exc
+    with shell.write() as session:
+        user = resolve_owner(session, owner, create=False)
+        now = checks.moment(as_of, "--as-of", tz=user.timezone) if as_of else None
+        try:
+            result = ingest(
+                session,
+                data,
+                now=now or datetime.now(UTC),
+                playbook=shell.playbook,
+                owner_ids=[user.id],
+            )
+        except BadInput as exc:
+            raise BadInput(f"{file}: {exc.message}") from exc
+    if as_json:
+        sys.stdout.write(orjson.dumps(result.as_json()).decode() + "\n")
+        return
+    sys.stdout.write(ingest_summary(file, result) + "\n")
+
+
+def ingest_summary(path: Path, result: IngestResult) -> str:
+    """What was read, what it matched, and how unghost reacted."""
+    lines = [summary(path, result.parsed)]
+    if result.duplicate:
+        lines.append(f"  already ingested (reply {result.reply_id}): nothing done")
+        return "\n".join(lines)
+    for said in result.reactions:
+        lines.append(f"  → {said}")
+    if result.deal is not None:
+        step = result.next_step
+        after = (
+            f"next: {step['play']} by {step['channel']}, due {step['due'][:16]}"
+            if step
+            else "no step planned"
+        )
+        lines.append(f"  deal {result.deal}: {result.state}; {after}")
     return "\n".join(lines)
