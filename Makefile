@@ -29,7 +29,9 @@ lint: $(STAMP)
 
 ## Benchmarks print their figures; they are not part of `make test`.
 bench: $(STAMP)
+	$(BIN)/python bench/plan.py
 	$(BIN)/python bench/import_workspace.py
+	$(BIN)/python bench/replies.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
