@@ -430,7 +430,7 @@ def worlds(draw: st.DrawFn) -> Case:
         sent_at = now - spec[0]
         expires = None if spec[1] is None else sent_at.date() + timedelta(days=spec[1])
         proposal = Proposal(sent_at, expires, Decimal(24000), "USD")
-    paused, nurture = draw(RARE_SHIFT), draw(RARE_SHIFT)
+    paused = draw(RARE_SHIFT)
     first = min((t.at for t in history), default=now)
     deal = Deal(
         key=draw(DEAL_KEYS),
@@ -451,7 +451,6 @@ def worlds(draw: st.DrawFn) -> Case:
         meetings=tuple(meeting_list),
         promises=tuple(promise_list),
         paused_until=None if paused is None else now + timedelta(days=paused // 5),
-        nurture_until=None if nurture is None else now + timedelta(days=nurture),
     )
     extra: dict[str, Sent] = {}
     for key in people:  # what other deals of this owner already sent them
@@ -581,9 +580,23 @@ def ny(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datet
     return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(NEW_YORK))
 
 
-NURTURE_SET_BY_HAND = case_of(
+NURTURE_SET_BY_HAND = case_of(  # moved on with a final call; the prospect answers later
     ny(2026, 3, 4, 15),
-    Deal(key="acme", contact=PROSPECT, permission_to_say_no=True, nurture_until=ny(2026, 3, 5)),
+    Deal(
+        key="acme",
+        contact=PROSPECT,
+        permission_to_say_no=True,
+        touches=(
+            Touch(
+                at=ny(2026, 2, 2, 10),
+                channel="email",
+                direction="out",
+                outcome="sent",
+                contact=PROSPECT,
+                play="final-call",
+            ),
+        ),
+    ),
 )
 NEW_DEAL = case_of(ny(2026, 3, 2, 10), Deal(key="acme", contact=PROSPECT))
 EVENING_MEETING = case_of(

@@ -193,5 +193,4 @@ class Deal:
     meetings: tuple[Meeting, ...] = ()
     promises: tuple[Promise, ...] = ()
     paused_until: datetime | None = None
-    nurture_until: datetime | None = None
     extra: dict[str, str] = field(default_factory=dict, compare=False)

@@ -105,6 +105,8 @@ def replan_at(world: World, plan: Plan, now: datetime) -> datetime | None:
     if expires is not None:  # the day the proposal-expiry play starts to apply
         window = date.fromordinal(expires.toordinal() - EXPIRY_WINDOW_DAYS)
         times.append(datetime.combine(window, datetime.min.time(), tzinfo=world.cal.zone))
+    # The first task's due time follows the next scheduled meeting.
+    times.extend(m.at for m in world.deal.meetings if m.status == "scheduled")
     step = plan.next
     if step is not None and step.times:
         # Offered times go stale when the first of them has passed.
@@ -355,9 +357,10 @@ def _due(
     outs = [t.at for t in deal.touches if t.direction == "out" and not t.from_prospect]
     last_out = max((t for t in outs if since is None or t > since), default=None)
     if play.phase == "setup":
-        upcoming = [m.at for m in deal.meetings if m.status == "scheduled"]
+        scheduled = sorted(m.at for m in deal.meetings if m.status == "scheduled")
+        upcoming = [t for t in scheduled if t >= now] or scheduled[-1:]
         if upcoming:
-            return min(upcoming), "at the first meeting (003 #1)"
+            return cal.next_business_time(upcoming[0]), "at the first meeting (003 #1)"
         start = a.last_inbound or deal.created_at or now
         return cal.next_business_time(start), "before the first meeting (003 #1)"
     if play.phase == "check_back" and a.nurture_until is not None:
@@ -383,7 +386,7 @@ def _due(
     # The due time does not move with `now`: a step not done by then is overdue, and the
     # plan stays the same from one run to the next until something happens.
     due = cal.next_business_time(base)
-    if channel == "email":
+    if channel not in ("meeting", "letter"):  # reach people in their own working hours
         due = cal.in_recipient_hours(due, recipient.timezone)
     return due, rule
 
@@ -478,7 +481,11 @@ def with_step_done(world: World, step: Step, at: datetime | None = None) -> Worl
             content=old.content | ({step.content} if step.content else set()),
             bodies=[*old.bodies, step.body],
         )
-    return replace(world, deal=replace(world.deal, touches=touches), sent=sent)
+    deal = replace(world.deal, touches=touches)
+    known = {p.id: p for p in world.playbook.plays}
+    if step.play in known and "permission_to_say_no" in known[step.play].sets:
+        deal = replace(deal, permission_to_say_no=True)  # rule 7: the agreement is on the deal
+    return replace(world, deal=deal, sent=sent)
 
 
 def stable_spread(key: str, span: int) -> int:

@@ -178,13 +178,6 @@ def nurture_until(
         ),
         default=None,
     )
-    explicit = deal.nurture_until
-    if (
-        explicit is not None
-        and (last_in is None or last_in < explicit)
-        and (moved_on is None or explicit > moved_on)
-    ):
-        return explicit
     if moved_on is None:
         return None
     return cal.add_days_then_business(moved_on, playbook.check_back_days[0])
@@ -236,7 +229,7 @@ def _passed_promise(
         made = p.made_at
         if made is not None and last_in is not None and last_in > made:
             continue  # they spoke after promising: the promise was answered
-        if made is None and last_in is not None and last_in.astimezone(cal.zone).date() > p.by:
+        if made is None and last_in is not None and last_in.astimezone(cal.zone).date() >= p.by:
             continue
         end_of_day = datetime.combine(p.by, time(23, 59), tzinfo=cal.zone)
         if cal.business_days_between(end_of_day, now) < settings.promise_grace_business_days:

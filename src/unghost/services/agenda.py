@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from unghost.domain.calendar import zone
-from unghost.domain.planner import Step, step_touches
 from unghost.domain.planner import cadence as map_cadence
+from unghost.domain.planner import step_touches
 from unghost.domain.playbook import Playbook
 from unghost.errors import Conflict, NotFound
 from unghost.services import plan as planning
@@ -192,7 +192,7 @@ def _record(session: Session, deal: m.Deal, step: m.Step, at: datetime) -> int:
         )
         contact_id = found or contact_id
     last_id = 0
-    for t in step_touches(_as_domain(step), at):
+    for t in step_touches(planning.step_from_row(step), at):
         values = (t.at, t.channel, t.direction, t.outcome, t.subject, t.body, t.play)
         row = m.Touch(
             deal_id=deal.id,
@@ -216,19 +216,3 @@ def _record(session: Session, deal: m.Deal, step: m.Step, at: datetime) -> int:
 
 def _known(playbook: Playbook, play: str) -> bool:
     return any(p.id == play for p in playbook.plays)
-
-
-def _as_domain(s: m.Step) -> Step:
-    return Step(
-        play=s.play,
-        variant=s.variant,
-        channel=s.channel,  # type: ignore[arg-type]
-        to=tuple(s.to),
-        cc=tuple(s.cc),
-        due=s.due,
-        subject=s.subject or "",
-        body=s.body or "",
-        why=s.why,
-        script=s.script,
-        content=s.content_key,
-    )

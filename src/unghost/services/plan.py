@@ -192,7 +192,7 @@ def _stored(session: Session, owners: Sequence[int], rows: Sequence[Any]) -> dic
         )
         open_step = steps.get(r.id)
         out[r.id] = Planned(
-            Plan(r.key, a["contact"], assessment, _step_of(open_step) if open_step else None),
+            Plan(r.key, a["contact"], assessment, step_from_row(open_step) if open_step else None),
             users[r.owner_id],
             r.id,
             open_step.id if open_step is not None else None,
@@ -200,7 +200,8 @@ def _stored(session: Session, owners: Sequence[int], rows: Sequence[Any]) -> dic
     return out
 
 
-def _step_of(s: m.Step) -> Step:
+def step_from_row(s: m.Step) -> Step:
+    """The domain step a stored step row holds."""
     return Step(
         play=s.play,
         variant=s.variant,
@@ -446,7 +447,6 @@ def _deal(
         meetings=tuple(meetings),
         promises=tuple(promises),
         paused_until=row.paused_until,
-        nurture_until=row.nurture_until,
     )
 
 

@@ -144,7 +144,6 @@ class Deal(Base):
     # Kept up to date by the planner; the source of truth is the history.
     state: Mapped[str | None] = mapped_column(String(16))
     paused_until: Mapped[datetime | None]
-    nurture_until: Mapped[datetime | None]
     # The stored plan: the assessment it was made on, a digest of everything it was made
     # from, and until when it stays right if nothing is recorded (services/plan.py).
     assessment: Mapped[dict[str, Any] | None]

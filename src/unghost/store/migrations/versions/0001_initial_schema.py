@@ -107,7 +107,6 @@ def upgrade() -> None:
         sa.Column("proposal_currency", sa.String(length=3), nullable=True),
         sa.Column("state", sa.String(length=16), nullable=True),
         sa.Column("paused_until", sa.DateTime(), nullable=True),
-        sa.Column("nurture_until", sa.DateTime(), nullable=True),
         sa.Column("assessment", sa.JSON(), nullable=True),
         sa.Column("plan_digest", sa.String(length=32), nullable=True),
         sa.Column("planned_at", sa.DateTime(), nullable=True),
