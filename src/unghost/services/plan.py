@@ -86,12 +86,12 @@ def plan(
     stale = [r.id for r in rows if not _still_right(r, digest[r.id], now)]
     computed: dict[int, Planned] = {}
     if stale:
-        worlds = list(
-            load_worlds(session, owners, playbook, deal_ids=stale)
-            if len(stale) < 500
-            else (w for w in load_worlds(session, owners, playbook, deals=deals, deal_ids=deal_ids)
-                  if w[0] in set(stale))
-        )  # fmt: skip
+        wanted = set(stale)
+        if len(stale) < 500:
+            loaded = load_worlds(session, owners, playbook, deal_ids=stale)
+        else:  # many: one pass over the whole scope beats a long IN list
+            loaded = load_worlds(session, owners, playbook, deals=deals, deal_ids=deal_ids)
+        worlds = [w for w in loaded if w[0] in wanted]
         plans = [(deal_id, owner, world, plan_deal(world, now)) for deal_id, owner, world in worlds]
         step_ids = store_plans(session, [(deal_id, p) for deal_id, _, _, p in plans], now)
         _remember(session, [(i, p, replan_at(w, p, now), digest[i]) for i, _, w, p in plans], now)
@@ -171,10 +171,11 @@ def _stored(session: Session, owners: Sequence[int], rows: Sequence[Any]) -> dic
         u.id: owner_of(u) for u in session.scalars(select(m.User).where(m.User.id.in_(owners)))
     }
     ids = [r.id for r in rows]
-    steps: dict[int, m.Step] = {}
+    steps: dict[int, Any] = {}
+    table = m.Step.__table__
     for chunk in _chunks(ids):
-        for s in session.scalars(
-            select(m.Step).where(m.Step.deal_id.in_(chunk), m.Step.status.in_(OPEN))
+        for s in session.execute(
+            select(table).where(table.c.deal_id.in_(chunk), table.c.status.in_(OPEN))
         ):
             steps[s.deal_id] = s
     out = {}
@@ -200,12 +201,12 @@ def _stored(session: Session, owners: Sequence[int], rows: Sequence[Any]) -> dic
     return out
 
 
-def step_from_row(s: m.Step) -> Step:
+def step_from_row(s: Any) -> Step:
     """The domain step a stored step row holds."""
     return Step(
         play=s.play,
         variant=s.variant,
-        channel=s.channel,  # type: ignore[arg-type]
+        channel=s.channel,
         to=tuple(s.to),
         cc=tuple(s.cc),
         due=s.due,
