@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from helpers import CliResult
+from mailservers import Dovecot, ImapAccount, SmtpServer, dovecot_server, smtp_server
+from outbox_helpers import OWNER, SMTP_PASSWORD
 from servers import fresh_postgres_database, postgres_server
 from unghost.cli import main
 
@@ -67,3 +69,26 @@ def cli(
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+# --- Mail servers: aiosmtpd and Dovecot on loopback (tests/mailservers.py) -----------------------
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """An SMTP server for this test, which lets the outbox tests' owner log in."""
+    with smtp_server({OWNER: SMTP_PASSWORD}) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    """Dovecot, shared by the test session (one per xdist worker)."""
+    with dovecot_server() as server:
+        yield server
+
+
+@pytest.fixture
+def imap_account(dovecot: Dovecot) -> ImapAccount:
+    """A fresh IMAP user with an empty mailbox and a `Sent` folder."""
+    return dovecot.account()

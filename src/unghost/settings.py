@@ -1,20 +1,31 @@
 """One typed settings object, read strictly from flags and the environment.
 
-| setting            | flag   | environment        | default                                  |
-| ------------------ | ------ | ------------------ | ---------------------------------------- |
-| database URL       | --db   | UNGHOST_DB         | sqlite:///<home>/unghost.db              |
-| data directory     |        | UNGHOST_HOME       | the user's data directory (platformdirs) |
-| playbook directory |        | UNGHOST_PLAYBOOK   | none: the default playbook only          |
-| default owner      | --owner| UNGHOST_OWNER      | the only user, else local@unghost.invalid|
+| setting            | flag    | environment                 | default                           |
+| ------------------ | ------- | --------------------------- | --------------------------------- |
+| database URL       | --db    | UNGHOST_DB                  | sqlite:///<home>/unghost.db       |
+| data directory     |         | UNGHOST_HOME                | the user's data dir (platformdirs)|
+| playbook directory |         | UNGHOST_PLAYBOOK            | none: the default playbook only   |
+| default owner      | --owner | UNGHOST_OWNER               | the only user, else local@…invalid|
+| secret key         |         | UNGHOST_SECRET_KEY, …_FILE  | <home>/secret.key, made once      |
+| public URL         |         | UNGHOST_PUBLIC_URL          | none: unsubscribe by mailto only  |
+| retry budget       |         | UNGHOST_RETRY_HOURS         | 24 (then a retried message fails) |
+| worker poll        |         | UNGHOST_POLL_SECONDS        | 30 (the pause when nothing to do) |
+| Sent settle time   |         | UNGHOST_SENT_SETTLE_SECONDS | 60 (before a Sent search counts)  |
+
+The secret key (a Fernet key) seals mailbox passwords and signs unsubscribe links;
+it is never stored in the database, printed or logged.
 
 A bad value stops start-up with a sentence naming it (`BadInput`).
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import platformdirs
 from sqlalchemy.engine import make_url
@@ -33,6 +44,11 @@ class Settings:
     home: Path
     playbook_dir: Path | None = None
     owner_email: str | None = None
+    secret_key: str | None = field(default=None, repr=False)
+    public_url: str | None = None
+    retry_budget: timedelta = timedelta(hours=24)
+    poll_seconds: float = 30.0
+    sent_settle: timedelta = timedelta(seconds=60)
 
     @property
     def outbox_dir(self) -> Path:
@@ -62,7 +78,17 @@ class Settings:
             if not playbook_dir.is_dir():
                 raise BadInput(f"UNGHOST_PLAYBOOK: {playbook_dir} is not a directory")
         owner_email = owner or env.get("UNGHOST_OWNER") or None
-        return cls(database_url=url, home=home, playbook_dir=playbook_dir, owner_email=owner_email)
+        return cls(
+            database_url=url,
+            home=home,
+            playbook_dir=playbook_dir,
+            owner_email=owner_email,
+            secret_key=_secret_key(env),
+            public_url=_public_url(env.get("UNGHOST_PUBLIC_URL")),
+            retry_budget=timedelta(hours=_positive(env, "UNGHOST_RETRY_HOURS", 24)),
+            poll_seconds=_positive(env, "UNGHOST_POLL_SECONDS", 30),
+            sent_settle=timedelta(seconds=_positive(env, "UNGHOST_SENT_SETTLE_SECONDS", 60, 0)),
+        )
 
 
 def _check_url(url: str, source: str) -> str:
@@ -78,3 +104,49 @@ def _check_url(url: str, source: str) -> str:
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
+
+
+def _secret_key(env: Mapping[str, str]) -> str | None:
+    key = env.get("UNGHOST_SECRET_KEY")
+    source = "UNGHOST_SECRET_KEY"
+    path = env.get("UNGHOST_SECRET_KEY_FILE")
+    if not key and path:
+        source = "UNGHOST_SECRET_KEY_FILE"
+        try:
+            key = Path(path).expanduser().read_text().strip()
+        except OSError as exc:
+            raise BadInput(f"{source}: cannot read {path}: {exc.strerror}") from None
+    if not key:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(key.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        raw = b""
+    if len(raw) != 32:
+        raise BadInput(
+            f"{source}: not a Fernet key (44 characters of URL-safe base64; make one with "
+            '`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key())"`)'
+        )
+    return key
+
+
+def _public_url(value: str | None) -> str | None:
+    if not value:
+        return None
+    parsed = urlsplit(value.strip())
+    if parsed.scheme not in ("https", "http") or not parsed.hostname:
+        raise BadInput(f"UNGHOST_PUBLIC_URL: not an http(s) URL: {value!r}")
+    return value.strip().rstrip("/")
+
+
+def _positive(env: Mapping[str, str], name: str, default: float, low: float = 1e-9) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadInput(f"{name}: not a number: {raw!r}") from None
+    if not value >= low or value == float("inf"):
+        raise BadInput(f"{name}: must be a number of at least {low:g}, not {raw!r}")
+    return value
