@@ -41,7 +41,7 @@ from unghost.domain.model import (
     Touch,
     Urgency,
 )
-from unghost.domain.planner import Step, World, cadence, plan_deal, with_step_done
+from unghost.domain.planner import RECIPIENT_WAIT, Step, World, cadence, plan_deal, with_step_done
 from unghost.domain.playbook import Play, Playbook, load_playbook, render, sample_context
 from unghost.domain.silence import assess, episode_start
 
@@ -777,10 +777,10 @@ def test_every_step_is_due_in_the_owners_business_time_and_emails_in_the_recipie
         assert world.cal.holiday_name(local.date()) is None
         recipient = world.people[step.to[0]]
         if step.channel == "email" and recipient.timezone is not None:
-            # the fallback of `in_recipient_hours` only when the two windows never meet
+            # the owner's hours only when the two windows do not meet within RECIPIENT_WAIT
             assert BusinessCalendar.is_recipient_time(
                 step.due, recipient.timezone
-            ) or not overlap_ahead(world.cal, recipient.timezone, step.due, 45), (
+            ) or not overlap_ahead(world.cal, recipient.timezone, step.due, RECIPIENT_WAIT.days), (
                 step.play,
                 local,
                 recipient.timezone,

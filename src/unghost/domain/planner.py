@@ -34,6 +34,9 @@ EXPIRY_WINDOW_DAYS = 7
 # Rule 1: "then voicemail-then-email or transparent-check-in": one play of these phases will do.
 ONE_OF_PHASES = frozenset({"opener"})
 CADENCE_LIMIT = 40
+# How long a step may wait for the recipient's working hours; past that (hours that never
+# meet, or only after a clock change) it goes in the owner's hours, nearest their morning.
+RECIPIENT_WAIT = timedelta(days=4)
 
 
 @dataclass(frozen=True)
@@ -387,7 +390,9 @@ def _due(
     # plan stays the same from one run to the next until something happens.
     due = cal.next_business_time(base)
     if channel not in ("meeting", "letter"):  # reach people in their own working hours
-        due = cal.in_recipient_hours(due, recipient.timezone)
+        theirs = cal.in_recipient_hours(due, recipient.timezone)
+        if theirs - due <= RECIPIENT_WAIT:
+            due = theirs
     return due, rule
 
 
