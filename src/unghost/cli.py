@@ -473,6 +473,32 @@ def cadence_(
     out.print(table)
 
 
+@app.command()
+def slots(
+    ctx: typer.Context,
+    calendar: Annotated[
+        Path | None, typer.Option("--calendar", help="An iCalendar (.ics) file of busy times.")
+    ] = None,
+    tz: Annotated[str | None, typer.Option("--tz", help="Show the times in this zone.")] = None,
+    count: Annotated[int, typer.Option("--count", min=1, max=20, help="How many.")] = 3,
+    as_of: AsOfOpt = None,
+    owner: OwnerOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Free times to propose: your working hours minus your meetings, on different days."""
+    c = _ctx(ctx)
+    with c.read() as session:
+        owners = browse.owner_scope(session, owner)
+        now = _as_of(session, owners, as_of)
+        data = agenda.slots(session, owners, now, tz=tz, count=count, calendar=calendar)
+    if json:
+        _print_json(data)
+        return
+    for s in data:
+        start, end = datetime.fromisoformat(s["start"]), datetime.fromisoformat(s["end"])
+        out.print(f"{start:%a %-d %b %H:%M}–{end:%H:%M} {start.tzname()}")
+
+
 step_app = typer.Typer(help="Mark a deal's next step done or skipped.", no_args_is_help=True)
 app.add_typer(step_app, name="step")
 app.add_typer(reply_app, name="reply")

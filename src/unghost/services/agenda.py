@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from unghost.domain.calendar import zone
+from unghost.channels.ics import busy_times
+from unghost.domain.calendar import BusinessCalendar, zone
 from unghost.domain.planner import cadence as map_cadence
 from unghost.domain.planner import step_touches
 from unghost.domain.playbook import Playbook
-from unghost.errors import Conflict, NotFound
+from unghost.domain.slots import free_slots
+from unghost.errors import BadInput, Conflict, NotFound
+from unghost.services import checks
 from unghost.services import plan as planning
 from unghost.services.browse import find_deal
+from unghost.services.owners import owner_of
 from unghost.store import models as m
 
 QUESTION_DAYS = 14  # how far back an unconfirmed meeting still deserves a question
@@ -216,3 +221,39 @@ def _record(session: Session, deal: m.Deal, step: m.Step, at: datetime) -> int:
 
 def _known(playbook: Playbook, play: str) -> bool:
     return any(p.id == play for p in playbook.plays)
+
+
+def slots(
+    session: Session,
+    owners: list[int],
+    now: datetime,
+    *,
+    tz: str | None = None,
+    count: int = 3,
+    calendar: Path | None = None,
+    minutes: int = 30,
+) -> list[dict[str, str]]:
+    """Free times to propose (CONTRACT `slots`): the owner's working hours, minus meetings in
+    the store and the busy times of an iCalendar file, in `tz` (else the owner's zone)."""
+    if len(owners) != 1:
+        raise BadInput("several users in this database: name one with --owner EMAIL")
+    owner = session.get_one(m.User, owners[0])
+    cal = BusinessCalendar.for_owner(owner_of(owner))
+    if tz is not None:
+        checks.timezone(tz, "--tz")
+    horizon = now + timedelta(days=30)
+    busy = [
+        (mt.at, mt.at + timedelta(minutes=mt.minutes))
+        for mt in session.scalars(
+            select(m.Meeting)
+            .join(m.Deal, m.Deal.id == m.Meeting.deal_id)
+            .where(m.Deal.owner_id == owner.id, m.Meeting.status == "scheduled")
+            .where(m.Meeting.at >= now - timedelta(days=1), m.Meeting.at <= horizon)
+        )
+    ]
+    if calendar is not None:
+        if not calendar.is_file():
+            raise NotFound(f"{calendar}: no such file")
+        busy += busy_times(calendar.read_bytes(), now, horizon, tz=cal.zone, source=str(calendar))
+    found = free_slots(cal, busy, now=now, count=count, minutes=minutes, recipient_tz=tz)
+    return [{"start": s.start.isoformat(), "end": s.end.isoformat()} for s in found]
