@@ -32,7 +32,6 @@ from unghost.errors import BadInput
 from unghost.services import plan as planning
 from unghost.services.owners import owner_of
 from unghost.services.reactions import Kind, MatchedBy, Reaction, contacts_with
-from unghost.services.send import lock_deal
 from unghost.services.workspace import touch_fingerprint
 from unghost.store import models as m
 
@@ -120,7 +119,9 @@ def ingest(
     deal, contact = match.deal, match.contact
     owner_id = deal.owner_id if deal else contact.owner_id if contact else owner_ids[0]
     if deal is not None:
-        lock_deal(session, deal.id)  # wait for a send to this deal that is on the wire
+        # Wait for a send to this deal that is on the wire (services/send.py holds the
+        # same row lock while it delivers); on SQLite the write transaction does it.
+        session.execute(select(m.Deal.id).where(m.Deal.id == deal.id).with_for_update())
     at = _received(parsed.date, now)
     reply = m.Reply(
         owner_id=owner_id,
