@@ -15,6 +15,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
+from helpers import small_workspace
 from inbox_helpers import (
     GEORGE,
     GERMAN_OUT_OF_OFFICE,
@@ -25,11 +26,14 @@ from inbox_helpers import (
     make_world,
     message,
 )
-from mailservers import Dovecot, ImapAccount, dovecot_server
+from mailservers import Dovecot, ImapAccount, SmtpServer
+from outbox_helpers import connect_mailbox, make_setup
 from servers import free_port
+from unghost import worker
 from unghost.channels.imap import Server
 from unghost.channels.imap_inbox import InboxReader
-from unghost.services import inbox
+from unghost.services import agenda, inbox
+from unghost.services import plan as planning
 from unghost.services.inbox import MailboxAccess, mailbox_access, read_mailbox, watch_mailbox
 from unghost.services.secretkey import SecretKey
 from unghost.services.send import write
@@ -39,16 +43,23 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 
 @pytest.fixture(scope="module")
-def dovecot() -> Iterator[Dovecot]:
-    with dovecot_server() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def accounts(dovecot: Dovecot) -> Iterator[ImapAccount]:
-    """Users made before anyone logs in: Dovecot looks at a changed passwd-file at most once
-    a second, so a user added later may be refused for a moment (and refusals are slow)."""
-    return iter([dovecot.account() for _ in range(40)])
+    """Users made at once, then waited for: Dovecot looks at a changed passwd-file at most once
+    a second, so a user added just after another login is refused for a moment (slowly)."""
+    made = [dovecot.account() for _ in range(40)]
+    deadline = time.monotonic() + 10
+    while True:
+        imap = imaplib.IMAP4(made[-1].host, made[-1].port, timeout=10)
+        try:
+            imap.login(made[-1].user, made[-1].password)
+            imap.logout()
+            break
+        except imaplib.IMAP4.error:
+            imap.shutdown()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+    return iter(made)
 
 
 @pytest.fixture
@@ -65,9 +76,13 @@ def world(sqlite_url: str, tmp_path: Path) -> Iterator[World]:
 
 
 @pytest.fixture
-def mailbox(world: World, account: ImapAccount) -> MailboxAccess:
+def key() -> SecretKey:
+    return SecretKey(Fernet.generate_key())
+
+
+@pytest.fixture
+def mailbox(world: World, account: ImapAccount, key: SecretKey) -> MailboxAccess:
     """The owner's mailbox, stored with its IMAP password sealed, read back as the worker does."""
-    key = SecretKey(Fernet.generate_key())
     with write(world.engine) as s:
         box = m.Mailbox(
             owner_id=world.owner_id,
@@ -169,6 +184,40 @@ def test_a_hard_bounce_marks_the_address_bad_and_the_next_plan_leaves_email(
     nexts = [p.plan.next for p in world.plan(NOW + timedelta(days=3))]
     assert all(n is None or n.channel != "email" for n in nexts)
     assert any(n is not None and n.channel in ("call", "voicemail", "linkedin") for n in nexts)
+
+
+def test_the_worker_sends_a_step_reads_the_reply_and_cancels_every_pending_step(
+    sqlite_url: str, tmp_path: Path, smtp: SmtpServer, account: ImapAccount
+) -> None:
+    setup = make_setup(sqlite_url, tmp_path / "home", small_workspace())
+    try:
+        connect_mailbox(setup, smtp, account)
+        assert worker.run(setup.settings, once=True, now_fn=lambda: NOW, engine=setup.engine) == 1
+        [arrival] = smtp.sink.arrivals
+        assert arrival.rcpt_tos == [GEORGE]
+        later = NOW + timedelta(days=3)
+        with write(setup.engine) as s:
+            owners = list(s.scalars(select(m.User.id)))
+            [acme] = planning.plan(s, owners, later, playbook=planning.default_playbook())
+            assert acme.plan.next is not None, "the next step is planned"
+        deliver(
+            account,
+            message("Sorry for the silence - yes, let's talk.", in_reply_to=arrival.message_id),
+            later,
+        )
+
+        assert worker.run(setup.settings, once=True, now_fn=lambda: later, engine=setup.engine) == 0
+
+        assert smtp.sink.count() == 1
+        with write(setup.engine) as s:
+            [reply] = s.scalars(select(m.Reply)).all()
+            assert reply.deal_id == acme.deal_id and reply.intent is not None
+            statuses = s.scalars(select(m.Step.status).where(m.Step.deal_id == acme.deal_id))
+            assert set(statuses) == {"sent", "cancelled"}
+            today = agenda.today(s, owners, later, playbook=planning.default_playbook())
+        assert today["items"][0]["kind"] == "reply"
+    finally:
+        setup.engine.dispose()
 
 
 # -- reading once, and only once ------------------------------------------------------
@@ -316,8 +365,24 @@ def test_the_watcher_ingests_a_reply_while_idling_and_stops_cleanly(
     assert not watcher.is_alive()
 
 
-def test_a_mailbox_that_cannot_be_reached_is_skipped_by_the_worker_pass(world: World) -> None:
-    key = SecretKey(Fernet.generate_key())
+def test_the_worker_pass_reads_each_mailbox_at_most_once_a_poll_interval(
+    world: World, mailbox: MailboxAccess, account: ImapAccount, key: SecretKey
+) -> None:
+    def worker_pass(now: datetime) -> int:
+        return inbox.read_mailboxes(world.engine, key, lambda: now, playbook=world.playbook)
+
+    deliver(account, message("First.", message_id="<one@acme.example>"))
+    assert worker_pass(NOW) == 1
+    deliver(account, message("Second.", message_id="<two@acme.example>"))
+
+    assert worker_pass(NOW + timedelta(seconds=10)) == 0
+    assert worker_pass(NOW + timedelta(seconds=61)) == 1
+    assert [r.new_text for r in world.replies()] == ["First.", "Second."]
+
+
+def test_a_mailbox_that_cannot_be_reached_is_skipped_by_the_worker_pass(
+    world: World, key: SecretKey
+) -> None:
     with write(world.engine) as s:
         s.add(
             m.Mailbox(

@@ -20,7 +20,7 @@ from types import FrameType
 
 from sqlalchemy import Engine, func, select
 
-from unghost.services import outbox
+from unghost.services import inbox, outbox
 from unghost.services import plan as planning
 from unghost.services.secretkey import SecretKey, load_key
 from unghost.services.send import Sender, write
@@ -35,12 +35,13 @@ NowFn = Callable[[], datetime]
 
 
 def read_mailboxes(engine: Engine, settings: Settings, key: SecretKey, now: datetime) -> bool:
-    """Read new mail into replies and react to them; True when anything was read.
+    """Read new mail into replies and react to them (services/inbox.py); True when any was new.
 
-    The hook for the inbox half of issue 4, which fills it in; until then there is
-    nothing to read.
+    Each mailbox is read at most once a poll interval, however fast the passes come.
     """
-    return False
+    playbook = planning.default_playbook(settings.playbook_dir)
+    every = timedelta(seconds=settings.poll_seconds)
+    return inbox.read_mailboxes(engine, key, lambda: now, playbook=playbook, every=every) > 0
 
 
 def clock(as_of: datetime | None = None) -> NowFn:
@@ -95,9 +96,7 @@ class Worker:
 
     def resolve_one(self) -> bool:
         """Settle one message interrupted mid-send."""
-        return outbox.resolve_one(
-            self.engine, self.settings, self.sender.key, self.sender.playbook, self.now()
-        )
+        return outbox.resolve_one(self.engine, self.settings, self.sender.key, self.now())
 
     def send_one(self) -> bool:
         """Send one due message."""

@@ -100,19 +100,53 @@ def read_mailbox(
     return _read(session_factory, mailbox, reader, now_fn, playbook)
 
 
-def read_mailboxes(engine: Engine, key: SecretKey, now_fn: NowFn, *, playbook: Playbook) -> int:
-    """Read every mailbox once; a mailbox that cannot be read is logged and skipped."""
+def read_mailboxes(
+    engine: Engine,
+    key: SecretKey,
+    now_fn: NowFn,
+    *,
+    playbook: Playbook,
+    every: timedelta = timedelta(seconds=POLL_SECONDS),
+) -> int:
+    """Read every mailbox not read in the last `every` (the worker's passes can come fast;
+    providers frown on a login a second); one that cannot be read is logged and skipped."""
+    now = now_fn()
     with write(engine) as s:
         boxes = mailboxes_to_read(s, key)
+        last: dict[int, datetime | None] = {
+            mailbox_id: read_at
+            for mailbox_id, read_at in s.execute(
+                select(m.ImapCursor.mailbox_id, m.ImapCursor.read_at).where(
+                    m.ImapCursor.folder == "INBOX"
+                )
+            )
+        }
     total = 0
     for box in boxes:
+        read_at = last.get(box.mailbox_id)
+        if read_at is not None and read_at <= now < read_at + every:
+            continue
+        where = (engine.url.render_as_string(), box.mailbox_id)
+        failed = _FAILING.get(where)
+        if failed is not None and failed[0] <= now < failed[0] + _backoff(every, failed[1]):
+            continue
         try:
             total += read_mailbox(lambda: write(engine), box, now_fn, playbook=playbook)
-        except (ImapError, OSError) as exc:
-            log.warning("cannot read the mailbox %s: %s", box.email, exc)
-        except _Stop:
-            pass
+            _FAILING.pop(where, None)
+        except (ImapError, OSError, _Stop) as exc:
+            _FAILING[where] = (now, failed[1] + 1 if failed else 1)
+            if not isinstance(exc, _Stop):
+                log.warning("cannot read the mailbox %s: %s", box.email, exc)
     return total
+
+
+# Mailboxes (of a database) whose last read failed in this process: when, how many times.
+_FAILING: dict[tuple[str, int], tuple[datetime, int]] = {}
+
+
+def _backoff(every: timedelta, failures: int) -> timedelta:
+    factor: int = 2 ** min(failures - 1, 10)
+    return min(every * factor, timedelta(seconds=RECONNECT_CAP))
 
 
 def watch_mailbox(
@@ -140,7 +174,7 @@ def watch_mailbox(
                         reader.poll()
         except (ImapError, OSError, DBAPIError, _Stop) as exc:
             failures += 1
-            wait = min(poll_seconds * 2 ** min(failures - 1, 10), RECONNECT_CAP)
+            wait = _backoff(timedelta(seconds=poll_seconds), failures).total_seconds()
             if not isinstance(exc, _Stop):
                 log.warning("reading %s failed (%s); again in %.0fs", mailbox.email, exc, wait)
             stop.wait(wait)
