@@ -10,12 +10,13 @@ from __future__ import annotations
 import base64
 import imaplib
 import re
-import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
+
+from unghost.channels import smtp
 
 TlsMode = Literal["ssl", "starttls", "none"]
 DEFAULT_PORTS: dict[str, int] = {"ssl": 993, "starttls": 143, "none": 143}
@@ -79,7 +80,7 @@ def sent_folder(server: Server) -> str | None:
 @contextmanager
 def _session(server: Server) -> Iterator[imaplib.IMAP4]:
     """The one place that talks to the network: connect, TLS, login; logout after."""
-    context = ssl.create_default_context()
+    context = smtp.tls_context()
     where = f"{server.host}:{server.port}"
     try:
         if server.tls == "ssl":

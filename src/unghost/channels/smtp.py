@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import re
 import smtplib
 import socket
@@ -211,9 +212,15 @@ class _Refused(Exception):
         self.outcome = outcome
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The system's trusted certificates, loaded once (loading takes tens of milliseconds)."""
+    return ssl.create_default_context()
+
+
 def _open(server: Server, local_hostname: str | None) -> smtplib.SMTP:
     """The one place that talks to the network: connect, EHLO, TLS, login."""
-    context = ssl.create_default_context()
+    context = tls_context()
     try:
         if server.tls == "ssl":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(

@@ -100,8 +100,10 @@ def queue_due(engine: Engine, now: datetime, *, limit: int = QUEUE_BATCH) -> int
         stmt = (postgresql.insert(OB) if dialect == "postgresql" else sqlite.insert(OB)).values(
             values
         )
-        result = s.execute(stmt.on_conflict_do_nothing(index_elements=["step_id"]))
-        count = int(getattr(result, "rowcount", 0) or 0)
+        inserted = s.execute(
+            stmt.on_conflict_do_nothing(index_elements=["step_id"]).returning(OB.id)
+        )
+        count = len(inserted.all())
     if count:
         log.info("queued %d message%s", count, "" if count == 1 else "s")
     return count
@@ -135,9 +137,7 @@ def recover(engine: Engine, lock: WorkerLock, settle: timedelta, now: datetime) 
     return len(dead)
 
 
-def resolve_one(
-    engine: Engine, settings: Settings, key: SecretKey, playbook: Playbook, now: datetime
-) -> bool:
+def resolve_one(engine: Engine, settings: Settings, key: SecretKey, now: datetime) -> bool:
     """Settle one `unknown` row that is due for a look; False when there is none."""
     with write(engine) as s:
         row = s.scalar(
@@ -153,9 +153,7 @@ def resolve_one(
             return False
         if row.mailbox_id is None:
             found = eml.exists(settings.outbox_dir, row.message_id)
-            _settle(
-                s, row, found, proof=True, where="the outbox folder", playbook=playbook, now=now
-            )
+            _settle(s, row, found, proof=True, where="the outbox folder", now=now)
             return True
         box = s.get_one(m.Mailbox, row.mailbox_id)
         server = imap_server(box, key)
@@ -179,7 +177,6 @@ def resolve_one(
                 found,
                 proof=proof,
                 where=f"the {folder!r} folder",
-                playbook=playbook,
                 now=now,
             )
     return True
@@ -192,7 +189,6 @@ def _settle(
     *,
     proof: bool,
     where: str,
-    playbook: Playbook,
     now: datetime,
 ) -> None:
     at = row.last_attempt_at or now
@@ -206,7 +202,7 @@ def _settle(
                 reply=f"found in {where} after an interruption",
             )
         )
-        delivered(s, row, s.get_one(m.Step, row.step_id), at, playbook, now=now)
+        delivered(s, row, s.get_one(m.Step, row.step_id), at)
         log.info("%s was sent before the interruption: found in %s", row.message_id, where)
     elif proof:
         s.add(
@@ -343,7 +339,10 @@ def resolve_by_hand(
                 reply="went: said by hand",
             )
         )
-        delivered(session, row, session.get_one(m.Step, row.step_id), at, playbook, now=now)
+        delivered(session, row, session.get_one(m.Step, row.step_id), at)
+        session.flush()
+        owner_id = session.get_one(m.Deal, row.deal_id).owner_id
+        planning.plan(session, [owner_id], now, playbook=playbook, deal_ids=[row.deal_id])
     else:
         session.add(
             m.SendAttempt(

@@ -336,7 +336,7 @@ class Sender:
         to = ", ".join(row.to_addresses)
         kind = outcome.kind
         if kind == "sent":
-            delivered(s, row, ready.step, now, self.playbook)
+            delivered(s, row, ready.step, now)
             log.info(
                 "sent %s to %s (deal %s, %s)", row.message_id, to, ready.deal.key, ready.step.play
             )
@@ -410,17 +410,12 @@ class Sender:
 # -- shared with services/outbox.py -------------------------------------------------------
 
 
-def delivered(
-    s: Session,
-    row: m.OutboxMessage,
-    step: m.Step,
-    at: datetime,
-    playbook: Playbook,
-    *,
-    now: datetime | None = None,
-) -> None:
-    """The message went at `at`: the row and the step `sent`, its touches recorded, the deal
-    replanned (at `now`, when that is later)."""
+def delivered(s: Session, row: m.OutboxMessage, step: m.Step, at: datetime) -> None:
+    """The message went at `at`: the row and the step `sent`, its touches recorded.
+
+    The deal's next step is planned by the next replan (the worker's pass, or anyone's
+    `plan`); a follow-up is never due the same day, and every send replans first anyway.
+    """
     deal = s.get_one(m.Deal, row.deal_id)
     row.state = "sent"
     row.sent_at = at
@@ -429,8 +424,6 @@ def delivered(
     step.status = "sent"
     step.done_at = at
     step.touch_id = record_step_touches(s, deal, step, at)
-    s.flush()
-    planning.plan(s, [deal.owner_id], max(at, now or at), playbook=playbook, deal_ids=[deal.id])
 
 
 def failed(s: Session, row: m.OutboxMessage, step: m.Step, reason: str, now: datetime) -> None:
