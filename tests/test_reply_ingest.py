@@ -22,6 +22,7 @@ from inbox_helpers import (
     make_world,
     message,
 )
+from unghost.channels.inbox.referral import Referral, find_referral
 from unghost.services import plan as planning
 from unghost.services.ingest import IngestResult, ingest
 from unghost.services.send import write
@@ -371,3 +372,40 @@ def test_reply_ingest_json_reports_the_reaction(
     assert body["kind"] == "bounce" and body["deal"] == "acme" and body["contact"] == "george"
     assert body["bounce"] == {"recipient": GEORGE, "status": "5.1.1", "hard": True}
     assert any("does not work" in said for said in body["reactions"])
+
+
+# -- who a referral names -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "email"),
+    [
+        (
+            "You should contact Jane Doe <jane.doe@acme.example> instead.",
+            "Jane Doe",
+            "jane.doe@acme.example",
+        ),
+        ("Bob Stone (bob@acme.example) is the right person.", "Bob Stone", "bob@acme.example"),
+        ("I'm no longer at Acme. Try jane.doe@acme.example.", "Jane Doe", "jane.doe@acme.example"),
+        ("Please talk to my colleague Jane Smith, she handles this.", "Jane Smith", None),
+        ("Best to reach out to Marie van der Berg in finance.", "Marie van der Berg", None),
+        ("I forwarded your note to Priya Raman.", "Priya Raman", None),
+        ("Pieter handles this now: pieter@acme.example", "Pieter", "pieter@acme.example"),
+    ],
+)
+def test_a_referral_names_the_person_and_address_the_reply_gives(
+    text: str, name: str, email: str | None
+) -> None:
+    assert find_referral(text, exclude=[GEORGE]) == Referral(name, email)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The right person is our CFO.",
+        "I'm not the right person for this, sorry.",
+        f"Write to me at {GEORGE} instead.",
+    ],
+)
+def test_a_referral_that_names_nobody_readable_gives_no_guess(text: str) -> None:
+    assert find_referral(text, exclude=[GEORGE]) is None

@@ -59,7 +59,6 @@ class MailboxAccess:
     owner_id: int
     email: str
     server: Server
-    since: datetime  # the first read takes the messages that arrived from this day on
     folder: str = "INBOX"
 
 
@@ -72,7 +71,7 @@ def mailbox_access(box: m.Mailbox, key: SecretKey) -> MailboxAccess | None:
     server = imap_server(box, key)
     if server is None:
         return None
-    return MailboxAccess(box.id, box.owner_id, box.email, server, box.created_at - LOOKBACK)
+    return MailboxAccess(box.id, box.owner_id, box.email, server)
 
 
 def mailboxes_to_read(session: Session, key: SecretKey) -> list[MailboxAccess]:
@@ -229,23 +228,23 @@ def _read(
 ) -> int:
     uidvalidity = reader.folder.uidvalidity
     with session_factory() as s:
-        cursor = _cursor(s, mailbox, uidvalidity, now_fn())
+        cursor = _cursor(s, mailbox, uidvalidity)
         last_uid = cursor.last_uid
-        since = (cursor.read_at - LOOKBACK) if cursor.read_at else mailbox.since
+        since = (cursor.read_at or now_fn()) - LOOKBACK
     uids = reader.uids_after(last_uid) if last_uid else reader.uids_since(since.date())
     new = 0
     for uid in uids:
         raw = reader.fetch(uid)
         new += _one(session_factory, mailbox, uidvalidity, uid, raw, now_fn, playbook)
     with session_factory() as s:
-        cursor = _cursor(s, mailbox, uidvalidity, now_fn())
+        cursor = _cursor(s, mailbox, uidvalidity)
         cursor.read_at = now_fn()
     if new:
         log.info("%s: %d new message%s", mailbox.email, new, "" if new == 1 else "s")
     return new
 
 
-def _cursor(s: Session, mailbox: MailboxAccess, uidvalidity: int, now: datetime) -> m.ImapCursor:
+def _cursor(s: Session, mailbox: MailboxAccess, uidvalidity: int) -> m.ImapCursor:
     """The folder's cursor, locked; a new UIDVALIDITY starts the folder over."""
     cursor = s.scalar(
         select(m.ImapCursor)
@@ -289,7 +288,7 @@ def _one(
     """Ingest one message and move the cursor past it, together; 1 when it was new."""
     try:
         with session_factory() as s:
-            cursor = _cursor(s, mailbox, uidvalidity, now_fn())
+            cursor = _cursor(s, mailbox, uidvalidity)
             if uid <= cursor.last_uid:
                 return 0  # another reader took it
             new = 0
@@ -306,7 +305,7 @@ def _one(
         if raw is not None and _stored(session_factory, mailbox, raw, now_fn()):
             # The same message stored by another reader at the same moment.
             with session_factory() as s:
-                _advance(_cursor(s, mailbox, uidvalidity, now_fn()), uid, now_fn())
+                _advance(_cursor(s, mailbox, uidvalidity), uid, now_fn())
             return 0
         failure: Exception = exc
     except DBAPIError:
@@ -357,7 +356,7 @@ def _give_up(
 ) -> bool:
     """Count a failure; at MAX_TRIES keep the message without a deal and move on."""
     with session_factory() as s:
-        cursor = _cursor(s, mailbox, uidvalidity, now_fn())
+        cursor = _cursor(s, mailbox, uidvalidity)
         cursor.failures = cursor.failures + 1 if cursor.failed_uid == uid else 1
         cursor.failed_uid = uid
         if cursor.failures < MAX_TRIES or raw is None:

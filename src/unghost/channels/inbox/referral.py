@@ -16,10 +16,8 @@ from dataclasses import dataclass
 _ADDRESS = r"[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
 _EMAIL = re.compile(rf"(?<![\w.+-]){_ADDRESS}")
 # One to four capitalised words, with the particles of many surnames between them.
-_NAME = (
-    r"[A-ZÀ-ÖØ-Þ][\w'’-]*\.?(?:[ \t]+(?:(?:van|von|de|der|den|da|du|del|la|le|di|ter)[ \t]+)*"
-    r"[A-ZÀ-ÖØ-Þ][\w'’-]*){0,3}"
-)
+_WORD = r"(?:[A-ZÀ-ÖØ-Þ]\.|[A-ZÀ-ÖØ-Þ][\w'’-]*)"  # "Jane", "O'Neil", or an initial "J."
+_NAME = rf"{_WORD}(?:[ \t]+(?:(?:van|von|de|der|den|da|du|del|la|le|di|ter)[ \t]+)*{_WORD}){{0,3}}"
 _BEFORE_ADDRESS = re.compile(
     rf"(?P<name>{_NAME})[ \t]*(?:<|\(|\[|,|:|-|–|—|(?i:at|on|via))?[ \t]*"
     rf"(?:mailto:)?(?P<email>{_ADDRESS})"
@@ -47,7 +45,8 @@ _NOT_NAMES = frozenset(
         "the a an someone somebody anyone everyone nobody he's she's who whom please thanks "
         "thank hi hello dear monday tuesday wednesday thursday friday saturday sunday "
         "january february march april may june july august september october november december "
-        "team sales finance procurement legal support it hr"
+        "team sales finance procurement legal support it hr try contact email ask reach write "
+        "cc talk speak"
     )
 )
 
