@@ -174,10 +174,11 @@ def _stored(session: Session, owners: Sequence[int], rows: Sequence[Any]) -> dic
     steps: dict[int, Any] = {}
     table = m.Step.__table__
     for chunk in _chunks(ids):
-        for s in session.execute(
-            select(table).where(table.c.deal_id.in_(chunk), table.c.status.in_(OPEN))
-        ):
-            steps[s.deal_id] = s
+        # Filter the status here, not in SQL: with it there, SQLite may pick the
+        # (status, due) index and scan every open step once per chunk.
+        for s in session.execute(select(table).where(table.c.deal_id.in_(chunk))):
+            if s.status in OPEN:
+                steps[s.deal_id] = s
     out = {}
     for r in rows:
         a = r.assessment
@@ -462,10 +463,9 @@ def store_plans(
     open_steps: dict[int, list[m.Step]] = defaultdict(list)
     states: dict[int, str | None] = {}
     for chunk in _chunks(ids):
-        for s in session.scalars(
-            select(m.Step).where(m.Step.deal_id.in_(chunk), m.Step.status.in_(OPEN))
-        ):
-            open_steps[s.deal_id].append(s)
+        for s in session.scalars(select(m.Step).where(m.Step.deal_id.in_(chunk))):
+            if s.status in OPEN:  # in Python: see _stored
+                open_steps[s.deal_id].append(s)
         states.update(
             {
                 r.id: r.state
