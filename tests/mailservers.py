@@ -98,10 +98,10 @@ class Sink:
         arrival = Arrival(
             envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content), time.time()
         )
+        with self.lock:  # taken: whatever happens next, this message reached the server
+            self.arrivals.append(arrival)
         if self.on_accept is not None:
             self.on_accept(arrival)
-        with self.lock:
-            self.arrivals.append(arrival)
         return "250 2.0.0 OK: queued"
 
     def authenticate(
@@ -236,21 +236,24 @@ class ImapAccount:
             imap.logout()
 
 
+USERS = 500
+PASSWORD = "imap-secret"
+
+
 @dataclass
 class Dovecot:
-    """A running Dovecot; `account()` adds a fresh user with an empty mailbox."""
+    """A running Dovecot; `account()` hands out a fresh user with an empty mailbox."""
 
     host: str
     port: int
     base: Path
-    users: int = 0
+    used: int = 0
 
-    def account(self, password: str = "imap-secret") -> ImapAccount:
-        self.users += 1
-        user = f"user{self.users}@mail.example"
-        with open(self.base / "passwd", "a") as fh:  # Dovecot rereads a changed passwd-file
-            fh.write(f"{user}:{{PLAIN}}{password}\n")
-        return ImapAccount(self.host, self.port, user, password)
+    def account(self) -> ImapAccount:
+        # The users exist from the start: Dovecot may miss a passwd-file changed twice a second.
+        self.used += 1
+        assert self.used <= USERS, "more IMAP users than the test Dovecot was made with"
+        return ImapAccount(self.host, self.port, f"user{self.used}@mail.example", PASSWORD)
 
 
 @contextmanager
@@ -264,7 +267,9 @@ def dovecot_server() -> Iterator[Dovecot]:
     mail.mkdir()
     if os.geteuid() == 0:
         shutil.chown(mail, user="nobody", group="nogroup")
-    (base / "passwd").write_text("")
+    (base / "passwd").write_text(
+        "".join(f"user{i}@mail.example:{{PLAIN}}{PASSWORD}\n" for i in range(1, USERS + 1))
+    )
     conf = base / "dovecot.conf"
     started = False
     try:

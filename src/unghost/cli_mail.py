@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from unghost import worker as worker_module
 from unghost.domain.playbook import Playbook
-from unghost.errors import BadInput
+from unghost.errors import BadInput, UnghostError
 from unghost.services import browse, checks, mailboxes
 from unghost.services import outbox as outbox_service
 from unghost.services.secretkey import load_key
@@ -219,8 +219,9 @@ def mailbox_test(
     for check in results:
         mark = "ok  " if check.ok else "FAIL"
         out.print(f"{mark} {check.what}: {check.detail}", markup=False)
-    if not all(check.ok for check in results):
-        raise typer.Exit(1)
+    broken = [check.what.split()[0] for check in results if not check.ok]
+    if broken:
+        raise UnghostError(f"mailbox {box.email}: {' and '.join(broken)} did not work")
 
 
 @mailbox_app.command("list")
