@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from typer.exceptions import TyperException
 
+from unghost import cli_mail
 from unghost.cli_reply import reply_app
 from unghost.domain.calendar import BusinessCalendar
 from unghost.domain.playbook import Playbook
@@ -502,6 +503,7 @@ def slots(
 step_app = typer.Typer(help="Mark a deal's next step done or skipped.", no_args_is_help=True)
 app.add_typer(step_app, name="step")
 app.add_typer(reply_app, name="reply")
+cli_mail.register(app)
 
 
 def _finish(ctx: typer.Context, deal: str, at: str | None, owner: str | None, skip: bool,
