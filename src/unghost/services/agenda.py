@@ -83,6 +83,7 @@ def _reply_item(reply: m.Reply, deal: str, contact: str, tz_name: str) -> dict[s
         "subject": reply.subject,
         "new_text": reply.new_text,
         "intent": reply.corrected_intent or reply.intent,
+        "reaction": reply.reaction,
         "confidence": reply.confidence,
         "dates": reply.dates,
     }
