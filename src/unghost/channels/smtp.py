@@ -44,10 +44,19 @@ _QUOTA_WORDS = (
     "ratelimit",
     "too many",
     "sending limit",
-    "daily limit",
     "limit exceeded",
     "exceeded the",
-    "try again later",
+    "unusual rate",
+    "throttl",
+)
+# The sender's own allowance, whatever status code the provider dresses it in
+# (Exchange Online says 5.2.0, the code of a recipient's full mailbox).
+_SENDER_QUOTA_WORDS = (
+    "submissionquotaexceeded",
+    "sending quota",
+    "sending limit",
+    "message rate limit",
+    "recipient rate limit",
 )
 _DAILY_WORDS = ("daily", "per day", "24 hour", "24-hour")
 # Gmail's "daily user sending quota exceeded" and its kin.
@@ -118,6 +127,11 @@ def classify(code: int, reply: str, stage: str) -> Kind:
     # X.1.x is about an address and X.2.x about the recipient's mailbox ("over quota"):
     # those are the prospect's side and never pause the seller's mailbox.
     about_recipient = enhanced is not None and enhanced[2] in ("1", "2")
+    if any(w in low for w in _SENDER_QUOTA_WORDS):
+        return "quota"
+    # Gmail's rate limiting: "421 4.7.0 Try again later, closing connection".
+    if code == 421 and "try again later" in low and not about_recipient:
+        return "quota"
     if not about_recipient:
         if enhanced is not None and enhanced[0] in _DAILY_CODES:
             return "quota"
