@@ -18,8 +18,6 @@ from sqlalchemy import create_engine, select
 from helpers import CliResult
 from mailservers import ImapAccount, SmtpServer
 from outbox_helpers import AS_OF, OWNER, SMTP_PASSWORD, TEST_KEY, silent_workspace
-from unghost.cli import app
-from unghost.cli_mail import register
 from unghost.errors import BadInput, UnghostError
 from unghost.services.mailboxes import header_value, host
 from unghost.services.mailmessage import one_line
@@ -27,8 +25,6 @@ from unghost.services.secretkey import SecretKey, load_key
 from unghost.services.unsubscribe import make_token, read_token
 from unghost.settings import Settings
 from unghost.store import models as m
-
-register(app)  # a no-op once cli.py registers the mail commands itself
 
 Cli = Callable[..., CliResult]
 

@@ -32,17 +32,13 @@ from unghost.services.touches import record_touch
 from unghost.store import models as m
 from unghost.store.liveness import worker_lock
 
-# `unghost …` as a process. Until cli.py registers the mail commands itself, this adds them.
-UNGHOST = (
-    "import sys; from unghost.cli import app, main; from unghost.cli_mail import register; "
-    "register(app); main()"
-)
 ZYGOTE = Path(__file__).with_name("worker_zygote.py")
 KILLS = 50
 
 
 def unghost(*args: str) -> list[str]:
-    return [sys.executable, "-c", UNGHOST, *args]
+    """`unghost ARGS…` as a process."""
+    return [sys.executable, "-m", "unghost", *args]
 
 
 def worker_env(home: Path) -> dict[str, str]:
