@@ -62,7 +62,6 @@ class Worker:
         self.now = now
         self.stop = threading.Event()
         self.last_replan: datetime | None = None
-        self.sent = 0
 
     def run_pass(self, *, replan: bool = True) -> bool:
         """Every step until none has more to do (or the worker is told to stop)."""
@@ -99,11 +98,13 @@ class Worker:
         return outbox.resolve_one(self.engine, self.settings, self.sender.key, self.now())
 
     def send_one(self) -> bool:
-        """Send one due message."""
-        if self.sender.send_one(self.now()):
-            self.sent += 1
-            return True
-        return False
+        """Take one due message and deal with it (sent, retried later, cancelled…)."""
+        return self.sender.send_one(self.now())
+
+    @property
+    def sent(self) -> int:
+        """How many messages this worker handed over for good."""
+        return self.sender.sent
 
     def copy_one(self) -> bool:
         """Retry one copy to a Sent folder."""

@@ -113,6 +113,7 @@ class Sender:
         self.playbook = playbook
         self.smtp_timeout = smtp_timeout
         self.local_hostname = local_hostname
+        self.sent = 0  # messages this sender handed over for good
 
     # -- one unit of work -------------------------------------------------------------
 
@@ -164,8 +165,18 @@ class Sender:
         sent = False
         try:
             with write(self.engine) as s:
-                row = s.get_one(OB, row_id)
-                lock_deal(s, row.deal_id)
+                deal_id = s.scalar(select(OB.deal_id).where(OB.id == row_id))
+                assert deal_id is not None
+                lock_deal(s, deal_id)
+                row = s.scalars(
+                    select(OB)
+                    .where(OB.id == row_id)
+                    .with_for_update()
+                    .execution_options(populate_existing=True)
+                ).one()
+                if row.state != "sending" or row.claimed_by != self.lock.id:
+                    log.warning("%s was settled by another worker meanwhile", row.message_id)
+                    return
                 verdict = self.vet(s, row, now)
                 if isinstance(verdict, Skip):
                     _skip(row, verdict)
@@ -177,6 +188,7 @@ class Sender:
                 outcome = self.transport(row, box)
                 sent = outcome.kind == "sent"
                 self.apply(s, row, verdict, box, outcome, now)
+            self.sent += sent
         except Exception:
             log.exception("sending outbox row %s failed inside unghost", row_id)
             self._after_error(row_id, started, now)
