@@ -383,3 +383,20 @@ class ImapCursor(Base):
     # stored without a deal so the folder moves on.
     failed_uid: Mapped[int | None] = mapped_column(BigInteger)
     failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ApiToken(Base):
+    """A user's API token: only its SHA-256 is kept; `prefix` names it in lists and revokes."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The token's first characters (`ug_` and 8 more): public, shown to tell tokens apart.
+    prefix: Mapped[str] = mapped_column(String(16), index=True)
+    # Hex SHA-256 of the whole token: a 256-bit random secret needs no salt or slow hash.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
