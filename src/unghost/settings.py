@@ -11,9 +11,14 @@
 | retry budget       |         | UNGHOST_RETRY_HOURS         | 24 (then a retried message fails) |
 | worker poll        |         | UNGHOST_POLL_SECONDS        | 30 (the pause when nothing to do) |
 | Sent settle time   |         | UNGHOST_SENT_SETTLE_SECONDS | 60 (before a Sent search counts)  |
+| fast password hash |         | UNGHOST_FAST_HASH           | 0; 1 only in tests (weak hashes)  |
 
 The secret key (a Fernet key) seals mailbox passwords and signs unsubscribe links;
 it is never stored in the database, printed or logged.
+
+UNGHOST_FAST_HASH=1 makes argon2 as cheap as it goes, for test suites; a password
+hashed that way is rehashed with the real parameters the next time it is verified
+without the setting.
 
 A bad value stops start-up with a sentence naming it (`BadInput`).
 """
@@ -49,6 +54,7 @@ class Settings:
     retry_budget: timedelta = timedelta(hours=24)
     poll_seconds: float = 30.0
     sent_settle: timedelta = timedelta(seconds=60)
+    fast_hash: bool = False
 
     @property
     def outbox_dir(self) -> Path:
@@ -88,6 +94,7 @@ class Settings:
             retry_budget=timedelta(hours=_positive(env, "UNGHOST_RETRY_HOURS", 24)),
             poll_seconds=_positive(env, "UNGHOST_POLL_SECONDS", 30),
             sent_settle=timedelta(seconds=_positive(env, "UNGHOST_SENT_SETTLE_SECONDS", 60, 0)),
+            fast_hash=_switch(env, "UNGHOST_FAST_HASH"),
         )
 
 
@@ -150,3 +157,12 @@ def _positive(env: Mapping[str, str], name: str, default: float, low: float = 1e
     if not value >= low or value == float("inf"):
         raise BadInput(f"{name}: must be a number of at least {low:g}, not {raw!r}")
     return value
+
+
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "" or raw == "0":
+        return False
+    if raw == "1":
+        return True
+    raise BadInput(f"{name}: must be 1 or 0, not {raw!r}")
