@@ -207,7 +207,7 @@ def list_tokens(session: Session, email: str | None = None) -> list[tuple[m.ApiT
     )
     if email is not None:
         query = query.where(m.User.id == get_user(session, email).id)
-    return [(t, u) for t, u in session.execute(query).tuples()]
+    return [(t, u) for t, u in session.execute(query)]
 
 
 def revoke_token(session: Session, prefix: str, *, now: datetime | None = None) -> m.ApiToken:
