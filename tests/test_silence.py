@@ -75,9 +75,10 @@ def test_the_sellers_own_promise_does_not_count() -> None:
 
 
 def test_a_proposal_unanswered_for_five_business_days_makes_the_deal_silent() -> None:
-    sent_monday_before = proposal(7)
+    sent_monday_before = proposal(7)  # Monday 16 November, 10:00
     d = deal(touches=(reply(8),), proposal=sent_monday_before)
-    assert state(d).reasons == ("proposal_unanswered",)
+    assert state(d, at(0, 10)).reasons == ("proposal_unanswered",)
+    assert state(d, at(0, 9)).state == "active", "five business days are up at 10:00"
     four_days = MONDAY - timedelta(days=1)  # Sunday: 4 business days only
     assert "proposal_unanswered" not in state(d, four_days).reasons
 
@@ -87,7 +88,7 @@ def test_thanksgiving_does_not_count_as_a_business_day() -> None:
     d = deal(touches=(reply(4),), proposal=sent)
     friday_after = MONDAY + timedelta(days=4)  # Thu 26 is Thanksgiving: only 4 business days
     assert "proposal_unanswered" not in state(d, friday_after).reasons
-    assert "proposal_unanswered" in state(d, friday_after + timedelta(days=3)).reasons
+    assert "proposal_unanswered" in state(d, friday_after + timedelta(days=3, hours=1)).reasons
 
 
 def test_two_unanswered_touches_after_a_week_make_the_deal_silent() -> None:

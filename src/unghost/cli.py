@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from typer.exceptions import TyperException
 
-from unghost import cli_mail
+from unghost import cli_mail, cli_users
 from unghost.cli_reply import reply_app
 from unghost.domain.calendar import BusinessCalendar
 from unghost.domain.playbook import Playbook
@@ -73,6 +73,15 @@ class Context:
     def write(self) -> Any:
         return transaction(self.engine)
 
+    def close(self) -> None:
+        """Close the database connections this command opened."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+
+_OPENED: list[Context] = []  # closed when main() returns, so no connection outlives a command
+
 
 def _ctx(ctx: typer.Context) -> Context:
     obj = ctx.find_root().obj
@@ -89,6 +98,7 @@ def _root(
     ] = None,
 ) -> None:
     ctx.obj = Context(Settings.load(os.environ, db=db))
+    _OPENED.append(ctx.obj)
 
 
 OwnerOpt = Annotated[
@@ -504,6 +514,7 @@ step_app = typer.Typer(help="Mark a deal's next step done or skipped.", no_args_
 app.add_typer(step_app, name="step")
 app.add_typer(reply_app, name="reply")
 cli_mail.register(app)
+cli_users.register(app)
 
 
 def _finish(ctx: typer.Context, deal: str, at: str | None, owner: str | None, skip: bool,
@@ -563,6 +574,14 @@ def demo_(ctx: typer.Context, json: JsonOpt = False) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, turning every error into one line and an exit status."""
+    try:
+        _run(argv)
+    finally:
+        while _OPENED:
+            _OPENED.pop().close()
+
+
+def _run(argv: list[str] | None) -> None:
     try:
         app(args=argv, prog_name="unghost", standalone_mode=False)
     except typer.Exit as exc:

@@ -160,7 +160,17 @@ def run(
                 worker.stop = stop
             signalled.append(worker.stop)
             log.info("worker %s started%s", lock.id, " (one pass)" if once else "")
-            worker.loop(once=once)
+            # Between passes, IMAP IDLE brings replies in as they arrive (PRODUCT §5: a
+            # follow-up never goes out minutes after a reply); one pass just polls.
+            watchers = inbox.Watchers(engine, sender.key, worker.now, playbook=sender.playbook,
+                                      poll_seconds=settings.poll_seconds)  # fmt: skip
+            signalled.append(watchers.stop)
+            if not once:
+                watchers.start()
+            try:
+                worker.loop(once=once)
+            finally:
+                watchers.close()
             log.info(
                 "worker %s stopped after sending %d message%s",
                 lock.id,

@@ -103,8 +103,8 @@ def assess(
     proposal = deal.proposal
     if proposal is not None and proposal.sent_at is not None:
         quiet_from = max(proposal.sent_at, last_in) if last_in else proposal.sent_at
-        if cal.business_days_between(quiet_from, now) >= settings.proposal_business_days:
-            since = cal.add_business_days(quiet_from, settings.proposal_business_days)
+        since = cal.add_business_days(quiet_from, settings.proposal_business_days)
+        if now >= since:  # the same moment `next_change` names: no reason before its time
             reasons.append(
                 (
                     "proposal_unanswered",
@@ -231,13 +231,20 @@ def _passed_promise(
             continue  # they spoke after promising: the promise was answered
         if made is None and last_in is not None and last_in.astimezone(cal.zone).date() >= p.by:
             continue
-        end_of_day = datetime.combine(p.by, time(23, 59), tzinfo=cal.zone)
-        if cal.business_days_between(end_of_day, now) < settings.promise_grace_business_days:
+        since = _promise_passes(p, cal, settings)
+        if now < since:
             continue
-        since = cal.add_business_days(end_of_day, settings.promise_grace_business_days)
         if found is None or p.by > found[0].by:
             found = (p, since)
     return found
+
+
+def _promise_passes(p: Promise, cal: BusinessCalendar, settings: SilenceSettings) -> datetime:
+    """When a promise counts as passed: the start of the grace-th business day after its date
+    (promised by Friday, one business day of grace: Monday morning)."""
+    day_after = datetime.combine(date.fromordinal(p.by.toordinal() + 1), time(0), tzinfo=cal.zone)
+    first = cal.next_business_time(day_after)
+    return cal.add_business_days(first, max(settings.promise_grace_business_days - 1, 0))
 
 
 def _day(at: datetime, cal: BusinessCalendar) -> str:
@@ -265,8 +272,7 @@ def next_change(
             times.append(m.at + timedelta(minutes=m.minutes))
     for p in deal.promises:
         if p.who == "prospect":
-            end_of_day = datetime.combine(p.by, time(23, 59), tzinfo=cal.zone)
-            times.append(cal.add_business_days(end_of_day, settings.promise_grace_business_days))
+            times.append(_promise_passes(p, cal, settings))
     proposal = deal.proposal
     if proposal is not None and proposal.sent_at is not None:
         quiet_from = max(proposal.sent_at, last_in) if last_in else proposal.sent_at

@@ -170,7 +170,7 @@ def finish_step(
         step.status = "skipped"
     else:
         step.status = "done"
-        step.touch_id = _record(session, row, step, at) or None
+        step.touch_id = record_step_touches(session, row, step, at) or None
         for flag in playbook.play(step.play).sets if _known(playbook, step.play) else ():
             setattr(row, flag, True)  # rule 7: the agreement is now on the deal
     session.flush()
@@ -185,7 +185,7 @@ def finish_step(
     }
 
 
-def _record(session: Session, deal: m.Deal, step: m.Step, at: datetime) -> int:
+def record_step_touches(session: Session, deal: m.Deal, step: m.Step, at: datetime) -> int:
     """Store the touches the done step leaves; returns the last one's id."""
     from unghost.services.workspace import touch_fingerprint
 

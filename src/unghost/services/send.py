@@ -22,8 +22,7 @@ by sending again blindly.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,12 +33,13 @@ from unghost.channels import eml, smtp
 from unghost.domain.playbook import Playbook
 from unghost.services import mailboxes
 from unghost.services import plan as planning
-from unghost.services.agenda import _record as record_step_touches
+from unghost.services.agenda import record_step_touches
 from unghost.services.mailmessage import Letter, Person, build
 from unghost.services.secretkey import SecretKey
 from unghost.services.unsubscribe import unsubscribe_url
 from unghost.settings import Settings
 from unghost.store import models as m
+from unghost.store.db import transaction
 from unghost.store.liveness import WorkerLock
 
 log = logging.getLogger("unghost.send")
@@ -58,13 +58,9 @@ def backoff(attempts: int) -> timedelta:
     return min(BACKOFF_BASE * factor, BACKOFF_CAP)
 
 
-@contextmanager
-def write(engine: Engine) -> Iterator[Session]:
+def write(engine: Engine) -> AbstractContextManager[Session]:
     """A write transaction that takes SQLite's write lock up front (no upgrade deadlocks)."""
-    with engine.connect() as conn:
-        conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-        with Session(bind=conn, expire_on_commit=False) as session, session.begin():
-            yield session
+    return transaction(engine)
 
 
 def lock_deal(session: Session, deal_id: int) -> None:

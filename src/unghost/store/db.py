@@ -71,9 +71,16 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
-    """One unit of work: committed on success, rolled back on any error."""
-    with session_factory(engine)() as session, session.begin():
-        yield session
+    """One unit of work: committed on success, rolled back on any error.
+
+    On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`): a transaction that
+    reads and then writes would otherwise fail with "database is locked" when another
+    process (a worker) wrote in between.
+    """
+    with engine.connect() as conn:
+        conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+        with Session(bind=conn, expire_on_commit=False) as session, session.begin():
+            yield session
 
 
 def alembic_config(engine: Engine | None = None) -> Config:

@@ -7,6 +7,7 @@ Nothing here raises on any input except `BadInput` for an empty one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -57,6 +58,9 @@ class ParsedReply:
         }
 
 
+_UNSUBSCRIBE_SUBJECT = re.compile(r"(?i)(re:\s*)?unsubscribe")
+
+
 def parse_reply(data: bytes | str, *, now: datetime) -> ParsedReply:
     """Parse a raw RFC 5322 message or a plain-text body.
 
@@ -87,6 +91,9 @@ def _parse(message: InboundMessage, reference: date) -> ParsedReply:
     if auto is not None:
         return _empty(message, new_text, auto=auto.kind, return_date=auto.return_date)
     result = classify(new_text)
+    if _UNSUBSCRIBE_SUBJECT.fullmatch((message.subject or "").strip()):
+        # What our List-Unsubscribe mailto link sends (RFC 2369): a request, whatever the body.
+        result = classify("unsubscribe")
     found = tuple(dates_mod.dates_in(new_text, reference))
     return ParsedReply(
         new_text=new_text,
