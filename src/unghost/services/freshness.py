@@ -40,7 +40,9 @@ def digests(
     }
     contacts = {
         c.id: c
-        for c in session.execute(select(m.Contact.__table__).where(m.Contact.owner_id.in_(owners)))
+        for c in session.execute(
+            select(m.Contact.__table__).where(m.Contact.owner_id.in_(owners))
+        ).all()
     }
     touches = _agg(
         session,
@@ -89,6 +91,8 @@ def digests(
         for uid in users
     }
     out: dict[int, str] = {}
+    names = list(deals[0]._fields) if deals else []
+    planner_columns = [i for i, name in enumerate(names) if name not in _BOOKKEEPING]
     for d in deals:
         people = [d.contact_id, d.referrer_id, d.advocate_id]
         prospect = contacts.get(d.contact_id)
@@ -96,7 +100,7 @@ def digests(
             people.append(prospect.assistant_id)
         out[d.id] = _hash(
             owner_part[d.owner_id],
-            [v for k, v in d._mapping.items() if k not in _BOOKKEEPING],
+            [d[i] for i in planner_columns],
             [tuple(contacts[p]) if p in contacts else None for p in people],
             [received.get(p) for p in people],
             touches.get(d.id),
@@ -108,7 +112,7 @@ def digests(
 
 
 def _agg(session: Session, query: Any) -> dict[int, tuple[Any, ...]]:
-    return {row[0]: tuple(row[1:]) for row in session.execute(query)}
+    return {row[0]: tuple(row[1:]) for row in session.execute(query).all()}
 
 
 def _hash(*parts: Iterable[Any] | Any) -> str:

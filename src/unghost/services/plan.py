@@ -176,7 +176,7 @@ def _stored(session: Session, owners: Sequence[int], rows: Sequence[Any]) -> dic
     for chunk in _chunks(ids):
         # Filter the status here, not in SQL: with it there, SQLite may pick the
         # (status, due) index and scan every open step once per chunk.
-        for s in session.execute(select(table).where(table.c.deal_id.in_(chunk))):
+        for s in session.execute(select(table).where(table.c.deal_id.in_(chunk))).all():
             if s.status in OPEN:
                 steps[s.deal_id] = s
     out = {}
@@ -266,7 +266,7 @@ def load_worlds(
     by_deal: dict[int, list[d.Touch]] = defaultdict(list)
     sent: dict[int, dict[str, Sent]] = defaultdict(dict)
     wanted = set(ids)
-    for t in session.execute(_touches_query(owners, ids, list(contacts), named)):
+    for t in session.execute(_touches_query(owners, ids, list(contacts), named)).all():
         key = people[t.contact_id].key if t.contact_id in people else None
         if t.deal_id in wanted:
             by_deal[t.deal_id].append(

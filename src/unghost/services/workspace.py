@@ -523,56 +523,55 @@ class _Importer:
         channels, directions, outcomes = set(CHANNELS), set(DIRECTIONS), set(OUTCOMES)
         batch: list[tuple[Any, ...]] = []
         tz = self.tz
+        # SQLite stores times as text: hand it the text (what SQLAlchemy would write).
+        as_text = self.s.connection().dialect.name == "sqlite"
         for i, d in enumerate(rows):
-            if not isinstance(d, dict):
+            if type(d) is not dict:
                 raise BadInput(f"{self.loc('touches', i)}: must be an object")
             if not fields.issuperset(d):
                 _unknown(d, fields, self.loc("touches", i))
             deal_key = d.get("deal")
-            deal_id = deals.get(deal_key) if isinstance(deal_key, str) else None
+            deal_id = deals.get(deal_key) if type(deal_key) is str else None
             if deal_id is None:
                 checks.key(deal_key, self.loc("touches", i, "deal"))
                 raise BadInput(f"{self.loc('touches', i, 'deal')}: no deal {quote(deal_key)}")
             ckey = d.get("contact")
             contact_id: int | None = deal_contact[deal_id]
             if ckey is not None:
-                contact_id = contacts.get(ckey) if isinstance(ckey, str) else None
+                contact_id = contacts.get(ckey) if type(ckey) is str else None
                 if contact_id is None:
                     raise BadInput(f"{self.loc('touches', i, 'contact')}: no contact {quote(ckey)}")
-            when = _fast_moment(d.get("at"))
+            channel, direction, outcome = d.get("channel"), d.get("direction"), d.get("outcome")
             subject, body, play = d.get("subject"), d.get("body"), d.get("play")
             variant, content = d.get("variant"), d.get("content")
+            when = _fast_moment(d.get("at"))
             if (
                 when is None
-                or d.get("channel") not in channels
-                or d.get("direction") not in directions
-                or (d.get("outcome") is not None and d.get("outcome") not in outcomes)
-                or not _plain(subject, 1000)
-                or not _plain(body, 100_000)
-                or not _plain(play, 200)
-                or not _plain(variant, 200)
-                or not _plain(content, 200)
+                or channel not in channels
+                or direction not in directions
+                or (outcome is not None and outcome not in outcomes)
+                or not (subject is None or (type(subject) is str and _plain(subject, 1000)))
+                or not (body is None or (type(body) is str and _plain(body, 100_000)))
+                or not (play is None or (type(play) is str and 0 < len(play) <= 200))
+                or not (variant is None or (type(variant) is str and 0 < len(variant) <= 200))
+                or not (content is None or (type(content) is str and 0 < len(content) <= 200))
             ):
-                values = self._touch(i, d, tz)
+                checked = self._touch(i, d, tz)
+                when, channel, direction, outcome, subject, body, play, variant, content = checked
+                assert when is not None
             else:
-                values = (
-                    when,
-                    d["channel"],
-                    d["direction"],
-                    d.get("outcome"),
-                    subject.strip() or None if subject else None,
-                    body.strip() or None if body else None,
-                    play or None,
-                    variant or None,
-                    content or None,
-                )
-            values = (values[0].astimezone(UTC).replace(tzinfo=None), *values[1:])
-            fp = touch_fingerprint(deal_id, contact_id, values)
+                subject = subject.strip() or None if subject else None
+                body = body.strip() or None if body else None
+            at = utc_text(when)
+            fp = _digest(deal_id, contact_id, at, channel, direction, outcome, subject, body, play)
             if (deal_id, fp) in known:
                 self.result.unchanged["touches"] += 1
-            else:
-                known.add((deal_id, fp))
-                batch.append((deal_id, contact_id, fp, *values))
+                continue
+            known.add((deal_id, fp))
+            batch.append(
+                (deal_id, contact_id, fp, at if as_text else datetime.fromisoformat(at),
+                 channel, direction, outcome, subject, body, play, variant, content)
+            )  # fmt: skip
             if len(batch) >= CHUNK:
                 self._flush_touches(batch)
             if (i + 1) % CHUNK == 0:
@@ -602,7 +601,7 @@ class _Importer:
 
     def _flush_touches(self, batch: list[tuple[Any, ...]]) -> None:
         if batch:
-            insert_rows(self.s, m.Touch.__table__, TOUCH_COLUMNS, batch, naive_utc=True)
+            insert_rows(self.s, m.Touch.__table__, TOUCH_COLUMNS, batch, converted=True)
             self.result.created["touches"] += len(batch)
             batch.clear()
 
@@ -759,27 +758,39 @@ TOUCH_COLUMNS = (
 )  # fmt: skip
 
 
-def _plain(value: Any, max_len: int) -> bool:
-    return value is None or (
-        isinstance(value, str) and len(value) <= max_len and "\x00" not in value
+def _plain(value: str, max_len: int) -> bool:
+    return len(value) <= max_len and "\x00" not in value
+
+
+def utc_text(at: datetime) -> str:
+    """A time as naive UTC text, "2026-11-23 14:00:00.000000": how touches are stored and hashed."""
+    return at.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+
+
+def _digest(
+    deal_id: int,
+    contact_id: int | None,
+    at: str,
+    channel: str,
+    direction: str,
+    outcome: str | None,
+    subject: str | None,
+    body: str | None,
+    play: str | None,
+) -> str:
+    text = (
+        f"{deal_id}\x1f{contact_id}\x1f{at}\x1f{channel}\x1f{direction}\x1f{outcome or ''}"
+        f"\x1f{subject or ''}\x1f{body or ''}\x1f{play or ''}"
     )
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def touch_fingerprint(deal_id: int, contact_id: int | None, values: Sequence[Any]) -> str:
-    """A digest of a touch (TOUCH_COLUMNS[3:] order; a naive `at` is UTC): one touch, one digest."""
+    """A digest of a touch (TOUCH_COLUMNS[3:] order): the same touch twice is one touch."""
     at, channel, direction, outcome, subject, body, play = values[:7]
-    parts = (
-        str(deal_id),
-        str(contact_id),
-        (at if at.tzinfo is None else at.astimezone(UTC).replace(tzinfo=None)).isoformat(),
-        channel,
-        direction,
-        outcome or "",
-        subject or "",
-        body or "",
-        play or "",
+    return _digest(
+        deal_id, contact_id, utc_text(at), channel, direction, outcome, subject, body, play
     )
-    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
 
 
 # -- export ---------------------------------------------------------------------

@@ -24,10 +24,12 @@ def insert_rows(
     rows: Sequence[Sequence[Any]],
     *,
     naive_utc: bool = False,
+    converted: bool = False,
 ) -> None:
     """INSERT every row (values in `columns` order) in one executemany.
 
-    With `naive_utc`, time values are already naive UTC (the import's hot path).
+    With `naive_utc`, time values are already naive UTC; with `converted`, every value
+    is already what the driver takes (the import's hot path builds them so).
     """
     if not rows:
         return
@@ -38,7 +40,7 @@ def insert_rows(
     # Each column's own bind processing (JSON, Decimal…), except aware times, which
     # are converted here: the TypeDecorator chain costs more than the insert itself.
     procs: list[tuple[int, Callable[[Any], Any]]] = []
-    for i, name in enumerate(columns):
+    for i, name in enumerate(columns if not converted else ()):
         col_type = table.c[name].type
         if isinstance(col_type, UTCDateTime):
             if dialect.name == "sqlite":
@@ -63,7 +65,7 @@ def insert_rows(
     table_name = dialect.identifier_preparer.format_table(table)
     conn.exec_driver_sql(
         f"INSERT INTO {table_name} ({names}) VALUES ({marks})",
-        [tuple(r) for r in rows],
+        rows if converted else [tuple(r) for r in rows],
     )
 
 
