@@ -14,9 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from sqlalchemy import Engine
@@ -25,6 +23,8 @@ from typer.exceptions import TyperException
 
 from unghost import cli_mail, cli_users
 from unghost.cli_reply import reply_app
+from unghost.cli_shell import JsonOpt, err, out
+from unghost.cli_shell import print_json as _print_json
 from unghost.domain.calendar import BusinessCalendar
 from unghost.domain.playbook import Playbook
 from unghost.errors import BadInput, UnghostError
@@ -42,8 +42,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
 
 PROGRESS_THRESHOLD = 5_000
 
@@ -104,11 +102,6 @@ def _root(
 OwnerOpt = Annotated[
     str | None, typer.Option("--owner", help="Only this user's deals (their email).")
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
-
-
-def _print_json(value: Any) -> None:
-    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 def _progress_factory() -> Callable[[int], Callable[[int], None]]:

@@ -12,28 +12,25 @@ import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Protocol, cast
+from typing import Annotated
 
-import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from unghost import worker as worker_module
-from unghost.domain.playbook import Playbook
+from unghost.cli_shell import JsonOpt, err, out
+from unghost.cli_shell import Shell as _Shell
+from unghost.cli_shell import print_json as _print_json
+from unghost.cli_shell import shell as _shell
 from unghost.errors import BadInput, UnghostError
 from unghost.services import browse, checks, mailboxes
 from unghost.services import outbox as outbox_service
 from unghost.services.secretkey import load_key
 from unghost.services.send import write
-from unghost.settings import Settings
 from unghost.store import models as m
 from unghost.store.db import session_factory
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
 
 mailbox_app = typer.Typer(
     help="The mailbox unghost sends from (SMTP) and checks its Sent folder in (IMAP).",
@@ -45,27 +42,6 @@ outbox_app = typer.Typer(
 )
 
 
-class _Shell(Protocol):
-    """What cli.py's context object gives a command."""
-
-    settings: Settings
-
-    @property
-    def engine(self) -> Engine: ...
-
-    @property
-    def playbook(self) -> Playbook: ...
-
-
-def _shell(ctx: typer.Context) -> _Shell:
-    return cast(_Shell, ctx.find_root().obj)
-
-
-def _print_json(value: Any) -> None:
-    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
-
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 OwnerOpt = Annotated[str | None, typer.Option("--owner", help="Only this user's (their email).")]
 
 

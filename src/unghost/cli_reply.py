@@ -6,13 +6,13 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 import orjson
 import typer
 
+from unghost import cli_shell
 from unghost.channels.inbox.parse import ParsedReply
-from unghost.domain.playbook import Playbook
 from unghost.errors import BadInput
 from unghost.services import checks
 from unghost.services.ingest import IngestResult, ingest
@@ -112,15 +112,6 @@ def summary(path: Path, parsed: ParsedReply) -> str:
     return "\n".join(lines)
 
 
-class _Shell(Protocol):
-    """What `reply ingest` needs of the root command's context (unghost.cli.Context)."""
-
-    @property
-    def playbook(self) -> Playbook: ...
-
-    def write(self) -> Any: ...
-
-
 @reply_app.command("ingest")
 def ingest_file(
     ctx: typer.Context,
@@ -137,7 +128,7 @@ def ingest_file(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")] = False,
 ) -> None:
     """Parse a raw message, match it to a deal, record it and react (PRODUCT §5)."""
-    shell: _Shell = ctx.find_root().obj
+    shell = cli_shell.shell(ctx)
     if not file.is_file():
         raise BadInput(f"{file}: no such file")
     try:

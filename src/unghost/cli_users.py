@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Protocol, cast
+from typing import Annotated
 
-import orjson
 import typer
 from argon2 import PasswordHasher
-from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
 
+from unghost.cli_shell import Shell as _Shell
+from unghost.cli_shell import err, out
+from unghost.cli_shell import print_json as _print_json
+from unghost.cli_shell import shell as _shell
 from unghost.errors import BadInput
 from unghost.services import users
-from unghost.settings import Settings
 from unghost.store.db import session_factory, transaction
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
 
 user_app = typer.Typer(
     help="People who sign in to the web app: add them, list them, change a password.",
@@ -37,25 +34,8 @@ token_app = typer.Typer(
 )
 
 
-class _Shell(Protocol):
-    """What cli.py's context object gives a command."""
-
-    settings: Settings
-
-    @property
-    def engine(self) -> Engine: ...
-
-
-def _shell(ctx: typer.Context) -> _Shell:
-    return cast(_Shell, ctx.find_root().obj)
-
-
 def _hasher(shell: _Shell) -> PasswordHasher:
     return users.password_hasher(shell.settings)
-
-
-def _print_json(value: Any) -> None:
-    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
