@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, get_args
 
 Channel = Literal[
     "email", "call", "voicemail", "meeting", "linkedin", "sms", "visit", "letter", "other"
@@ -36,41 +36,16 @@ Reason = Literal[
 ]
 StepStatus = Literal["planned", "approved", "sent", "done", "skipped", "cancelled", "failed"]
 
-CHANNELS: tuple[Channel, ...] = (
-    "email",
-    "call",
-    "voicemail",
-    "meeting",
-    "linkedin",
-    "sms",
-    "visit",
-    "letter",
-    "other",
-)
-DIRECTIONS: tuple[Direction, ...] = ("out", "in")
-OUTCOMES: tuple[Outcome, ...] = (
-    "sent",
-    "connected",
-    "no_answer",
-    "left_voicemail",
-    "held",
-    "missed",
-    "replied",
-    "bounced",
-    "auto_reply",
-)
-STAGES: tuple[Stage, ...] = ("open", "won", "lost")
-URGENCIES: tuple[Urgency, ...] = ("normal", "high")
-MEETING_STATUSES: tuple[MeetingStatus, ...] = ("scheduled", "held", "missed", "cancelled")
-PROMISE_BY: tuple[PromiseBy, ...] = ("prospect", "seller")
+# The allowed values, read off the Literal types above so there is one list of each.
+CHANNELS: tuple[Channel, ...] = get_args(Channel)
+DIRECTIONS: tuple[Direction, ...] = get_args(Direction)
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+STAGES: tuple[Stage, ...] = get_args(Stage)
+URGENCIES: tuple[Urgency, ...] = get_args(Urgency)
+MEETING_STATUSES: tuple[MeetingStatus, ...] = get_args(MeetingStatus)
+PROMISE_BY: tuple[PromiseBy, ...] = get_args(PromiseBy)
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-REASONS: tuple[Reason, ...] = (
-    "missed_meeting",
-    "promise_passed",
-    "proposal_unanswered",
-    "unanswered_touches",
-    "no_inbound",
-)
+REASONS: tuple[Reason, ...] = get_args(Reason)
 
 
 @dataclass(frozen=True)
