@@ -179,3 +179,8 @@ def test_the_first_task_done_records_that_a_no_is_welcome(cli: Cli, db: str) -> 
     exported = json.loads(cli("--db", db, "export").out)
     deal = next(d for d in exported["deals"] if d["id"] == "juniper-intake")
     assert deal["permission_to_say_no"] is True
+
+
+def test_a_contact_is_greeted_by_the_first_name_on_file(cli: Cli, db: str) -> None:
+    hoa = run(cli, db, "plan", "--as-of", ANCHOR, "--deal", "kestrel-bio")["deals"][0]["next"]
+    assert hoa["body"].startswith("Hi Hoa,"), "Nguyễn Thị Hoa: Hoa is her given name"

@@ -31,6 +31,11 @@ class Sent:
     bodies: list[str] = field(default_factory=list)
 
 
+def greeting(c: Contact) -> str:
+    """How to address a contact: their first name on file, else the first word of the name."""
+    return c.first_name or first_name(c.name)
+
+
 def first_name(name: str) -> str:
     return name.split()[0] if name.split() else name
 
@@ -38,7 +43,7 @@ def first_name(name: str) -> str:
 def _person(c: Contact | None) -> dict[str, object] | None:
     if c is None:
         return None
-    return {"name": c.name, "first_name": first_name(c.name), "company": c.company or ""}
+    return {"name": c.name, "first_name": greeting(c), "company": c.company or ""}
 
 
 def long_day(d: date) -> str:
@@ -102,7 +107,7 @@ def context(
         },
         "contact": {
             "name": contact.name,
-            "first_name": first_name(contact.name),
+            "first_name": greeting(contact),
             "company": contact.company or "",
             "title": contact.title or "",
             "interest": contact.interests[0] if contact.interests else "",
@@ -131,7 +136,7 @@ def context(
         if last_meeting
         else None,
         "check_back": month_part(check_back),
-        "recipient": {"name": recipient.name, "first_name": first_name(recipient.name)},
+        "recipient": {"name": recipient.name, "first_name": greeting(recipient)},
     }
 
 

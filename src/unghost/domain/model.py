@@ -68,6 +68,7 @@ class Contact:
 
     key: str
     name: str
+    first_name: str | None = None
     email: str | None = None
     phone: str | None = None
     company: str | None = None

@@ -396,6 +396,7 @@ def _contact(c: m.Contact, all_contacts: dict[int, m.Contact]) -> d.Contact:
     return d.Contact(
         key=c.key,
         name=c.name,
+        first_name=c.first_name,
         email=c.email,
         phone=c.phone,
         company=c.company,

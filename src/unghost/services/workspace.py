@@ -51,7 +51,7 @@ _OWNER_FIELDS = {
 }  # fmt: skip
 _FIELDS: dict[str, set[str]] = {
     "contacts": {
-        "id", "name", "email", "phone", "company", "title", "timezone", "linkedin",
+        "id", "name", "first_name", "email", "phone", "company", "title", "timezone", "linkedin",
         "interests", "humor_ok", "nearby", "assistant", "do_not_contact",
     },
     "deals": {
@@ -348,6 +348,7 @@ class _Importer:
         return {
             "key": checks.key(d.get("id"), at("id")),
             "name": checks.one_line(d.get("name"), at("name"), required=True),
+            "first_name": checks.one_line(d.get("first_name"), at("first_name"), max_len=100),
             "email": checks.email(d.get("email"), at("email")),
             "phone": checks.phone(d.get("phone"), at("phone"), region=self.region),
             "company": checks.one_line(d.get("company"), at("company")),
@@ -834,6 +835,7 @@ def export_workspace(session: Session, owner_email: str | None = None) -> dict[s
             {
                 "id": c.key,
                 "name": c.name,
+                "first_name": c.first_name,
                 "email": c.email,
                 "phone": c.phone,
                 "company": c.company,

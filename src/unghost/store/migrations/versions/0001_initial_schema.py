@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("owner_id", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=200), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("first_name", sa.String(length=100), nullable=True),
         sa.Column("email", sa.String(length=320), nullable=True),
         sa.Column("phone", sa.String(length=32), nullable=True),
         sa.Column("company", sa.String(length=200), nullable=True),
