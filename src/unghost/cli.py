@@ -205,43 +205,25 @@ def log(
     """Record a touch: a call, an email, a meeting, a reply."""
     c = _ctx(ctx)
     with c.write() as session:
-        owners = browse.owner_scope(session, owner)
-        deal_row = browse.find_deal(session, owners, deal)
-        tz = resolve_owner_tz(session, deal_row.owner_id)
-        when = parse_time(at, "--at", tz) if at else datetime.now(UTC)
-        touch = touches.record_touch(
+        summary = touches.log_touch(
             session,
-            owners,
+            browse.owner_scope(session, owner),
             deal=deal,
+            at=at,
+            now=datetime.now(UTC),
+            playbook=c.playbook,
             channel=channel,
             direction=direction,
             outcome=outcome,
-            at=when,
             subject=subject,
             body=body,
             play=play,
             contact=contact,
         )
-        # A new touch replans the deal (contact from the prospect cancels its open step).
-        planning.plan(session, owners, max(when, datetime.now(UTC)), playbook=c.playbook,
-                      deal_ids=[deal_row.id])  # fmt: skip
-        summary = {
-            "deal": deal,
-            "at": touch.at.astimezone(checks.zone(tz)).isoformat(),
-            "channel": touch.channel,
-            "direction": touch.direction,
-            "outcome": touch.outcome,
-        }
     if json:
         _print_json(summary)
     else:
         out.print(f"logged {channel} {direction} on {deal} at {summary['at']}")
-
-
-def resolve_owner_tz(session: Session, owner_id: int) -> str:
-    from unghost.store import models as m
-
-    return session.get_one(m.User, owner_id).timezone
 
 
 def parse_time(value: str, flag: str, tz: str) -> datetime:

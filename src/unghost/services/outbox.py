@@ -193,30 +193,11 @@ def _settle(
 ) -> None:
     at = row.last_attempt_at or now
     if found:
-        s.add(
-            m.SendAttempt(
-                outbox_id=row.id,
-                mailbox_id=row.mailbox_id,
-                at=at,
-                outcome="sent",
-                reply=f"found in {where} after an interruption",
-            )
-        )
-        delivered(s, row, s.get_one(m.Step, row.step_id), at)
+        _went(s, row, at, f"found in {where} after an interruption")
         log.info("%s was sent before the interruption: found in %s", row.message_id, where)
     elif proof:
-        s.add(
-            m.SendAttempt(
-                outbox_id=row.id,
-                mailbox_id=row.mailbox_id,
-                at=at,
-                outcome="interrupted",
-                reply=f"not in {where}: it never went",
-            )
-        )
-        row.state = "queued"
-        row.next_attempt_at = None
-        row.last_error = f"interrupted, and not in {where}: sending it again"
+        _requeue(s, row, at, f"not in {where}: it never went",
+                 f"interrupted, and not in {where}: sending it again")  # fmt: skip
         log.info("%s never went (not in %s): back in the queue", row.message_id, where)
     else:
         _needs_you(
@@ -224,6 +205,22 @@ def _settle(
             f"not in {where}, but unghost puts messages there itself after sending, "
             "so it may have gone",
         )
+
+
+def _went(s: Session, row: m.OutboxMessage, at: datetime, reply: str) -> None:
+    """An interrupted send turned out to have gone: record it as sent."""
+    s.add(m.SendAttempt(outbox_id=row.id, mailbox_id=row.mailbox_id, at=at, outcome="sent",
+                        reply=reply))  # fmt: skip
+    delivered(s, row, s.get_one(m.Step, row.step_id), at)
+
+
+def _requeue(s: Session, row: m.OutboxMessage, at: datetime, reply: str, error: str) -> None:
+    """An interrupted send never went: back in the queue."""
+    s.add(m.SendAttempt(outbox_id=row.id, mailbox_id=row.mailbox_id, at=at,
+                        outcome="interrupted", reply=reply))  # fmt: skip
+    row.state = "queued"
+    row.next_attempt_at = None
+    row.last_error = error
 
 
 def _needs_you(row: m.OutboxMessage, why: str) -> None:
@@ -330,30 +327,11 @@ def resolve_by_hand(
         raise Conflict(f"outbox message {row_id} is {row.state}, not unknown: nothing to resolve")
     at = row.last_attempt_at or now
     if sent:
-        session.add(
-            m.SendAttempt(
-                outbox_id=row.id,
-                mailbox_id=row.mailbox_id,
-                at=at,
-                outcome="sent",
-                reply="went: said by hand",
-            )
-        )
-        delivered(session, row, session.get_one(m.Step, row.step_id), at)
+        _went(session, row, at, "went: said by hand")
         session.flush()
         owner_id = session.get_one(m.Deal, row.deal_id).owner_id
         planning.plan(session, [owner_id], now, playbook=playbook, deal_ids=[row.deal_id])
     else:
-        session.add(
-            m.SendAttempt(
-                outbox_id=row.id,
-                mailbox_id=row.mailbox_id,
-                at=at,
-                outcome="interrupted",
-                reply="never went: said by hand",
-            )
-        )
-        row.state = "queued"
-        row.next_attempt_at = None
-        row.last_error = "never went (said by hand): sending it again"
+        _requeue(session, row, at, "never went: said by hand",
+                 "never went (said by hand): sending it again")  # fmt: skip
     return row

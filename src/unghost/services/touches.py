@@ -8,10 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from unghost.domain.model import CHANNELS, DIRECTIONS, OUTCOMES
+from unghost.domain.playbook import Playbook
 from unghost.errors import BadInput, NotFound
 from unghost.services import checks
 from unghost.services.browse import find_deal
 from unghost.services.checks import quote
+from unghost.services.plan import plan
 from unghost.services.workspace import touch_fingerprint
 from unghost.store import models as m
 
@@ -64,3 +66,30 @@ def record_touch(
     session.add(touch)
     session.flush()
     return touch
+
+
+def log_touch(
+    session: Session,
+    owners: list[int],
+    *,
+    deal: str,
+    at: str | None,
+    now: datetime,
+    playbook: Playbook,
+    **fields: str | None,
+) -> dict[str, str | None]:
+    """Record a touch given by a person (`--at` read in the owner's zone) and replan the deal:
+    contact from the prospect cancels its open step at once."""
+    row = find_deal(session, owners, deal)
+    tz = session.get_one(m.User, row.owner_id).timezone
+    when = checks.moment(at, "--at", tz=tz) if at else now
+    assert when is not None
+    touch = record_touch(session, owners, deal=deal, at=when, **fields)  # type: ignore[arg-type]
+    plan(session, owners, max(when, now), playbook=playbook, deal_ids=[row.id])
+    return {
+        "deal": deal,
+        "at": touch.at.astimezone(checks.zone(tz)).isoformat(),
+        "channel": touch.channel,
+        "direction": touch.direction,
+        "outcome": touch.outcome,
+    }
