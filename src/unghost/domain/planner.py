@@ -7,7 +7,6 @@ special-case a play by name where a field of the play can say it.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -17,7 +16,6 @@ from unghost.domain.compose import (
     Sent,
     choose_variant,
     context,
-    long_day,
     matching_content,
     proposal_expiry,
 )
@@ -491,11 +489,3 @@ def with_step_done(world: World, step: Step, at: datetime | None = None) -> Worl
     if step.play in known and "permission_to_say_no" in known[step.play].sets:
         deal = replace(deal, permission_to_say_no=True)  # rule 7: the agreement is on the deal
     return replace(world, deal=deal, sent=sent)
-
-
-def stable_spread(key: str, span: int) -> int:
-    """A number in [0, span) fixed for a key: spreads deals without randomness."""
-    return zlib.crc32(key.encode()) % max(span, 1)
-
-
-__all__ = ["Plan", "Step", "World", "cadence", "date", "long_day", "next_step", "plan_deal"]

@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from unghost.domain import model as d
-from unghost.domain.calendar import BusinessCalendar
+from unghost.domain.calendar import BusinessCalendar, zone
 from unghost.domain.compose import Sent
 from unghost.domain.planner import Plan, Step, World, plan_deal, replan_at
 from unghost.domain.playbook import Playbook, load_playbook
@@ -575,7 +575,7 @@ def plan_json(planned: Sequence[Planned], now: datetime) -> dict[str, Any]:
     out = []
     tz_now = None
     for item in planned:
-        tz = _zone(item.owner.timezone)
+        tz = zone(item.owner.timezone)
         tz_now = tz_now or tz
         a = item.plan.assessment
         out.append(
@@ -600,12 +600,6 @@ def plan_json(planned: Sequence[Planned], now: datetime) -> dict[str, Any]:
         "as_of": now.astimezone(tz_now).isoformat() if tz_now else now.isoformat(),
         "deals": out,
     }
-
-
-def _zone(name: str) -> Any:
-    from unghost.domain.calendar import zone
-
-    return zone(name)
 
 
 def end_of_day(now: datetime, tz: Any) -> datetime:
