@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from typer.exceptions import TyperException
 
-from unghost import cli_mail, cli_users
+from unghost import cli_mail, cli_users, cli_web
 from unghost.cli_reply import reply_app
 from unghost.cli_shell import JsonOpt, err, out
 from unghost.cli_shell import print_json as _print_json
@@ -490,6 +490,7 @@ app.add_typer(step_app, name="step")
 app.add_typer(reply_app, name="reply")
 cli_mail.register(app)
 cli_users.register(app)
+cli_web.register(app)
 
 
 def _finish(ctx: typer.Context, deal: str, at: str | None, owner: str | None, skip: bool,

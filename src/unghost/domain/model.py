@@ -46,6 +46,7 @@ MEETING_STATUSES: tuple[MeetingStatus, ...] = get_args(MeetingStatus)
 PROMISE_BY: tuple[PromiseBy, ...] = get_args(PromiseBy)
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 REASONS: tuple[Reason, ...] = get_args(Reason)
+STATES: tuple[State, ...] = get_args(State)
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from unghost.channels.ics import busy_times
 from unghost.domain.calendar import BusinessCalendar, zone
+from unghost.domain.planner import Step, step_touches
 from unghost.domain.planner import cadence as map_cadence
-from unghost.domain.planner import step_touches
 from unghost.domain.playbook import Playbook
 from unghost.domain.slots import free_slots
 from unghost.errors import BadInput, Conflict, NotFound
@@ -26,13 +26,20 @@ QUESTION_DAYS = 14  # how far back an unconfirmed meeting still deserves a quest
 
 
 def today(
-    session: Session, owners: list[int], now: datetime, *, playbook: Playbook
+    session: Session,
+    owners: list[int],
+    now: datetime,
+    *,
+    playbook: Playbook,
+    replan: Literal["all", "stale"] = "all",
 ) -> dict[str, Any]:
     """What is due today, in order: replies, then missed meetings, then by due time.
 
-    Plans first, so the agenda is never stale.
+    Plans first, so the agenda is never stale. `replan="all"` checks every open deal
+    against its inputs (the CLI: an import may have changed anything); `"stale"` replans
+    only the deals never planned or whose plan has run out, and reads the rest from the
+    stored steps — for the web app, where every write replans the deal it changes.
     """
-    planned = planning.plan(session, owners, now, playbook=playbook)
     items: list[tuple[tuple[int, str], dict[str, Any]]] = []
     for reply, deal_key, contact_key, tz_name in session.execute(
         select(m.Reply, m.Deal.key, m.Contact.key, m.User.timezone)
@@ -46,31 +53,69 @@ def today(
         items.append(
             ((0, reply.received_at.isoformat()), _reply_item(reply, deal_key, contact_key, tz_name))
         )
-    for p in planned:
-        step = p.plan.next
-        if step is None:
-            continue
-        tz = zone(p.owner.timezone)
+    due = _due_all(session, owners, now, playbook) if replan == "all" else (
+        _due_stored(session, owners, now, playbook))  # fmt: skip
+    first_tz: str | None = None
+    for deal_key, contact_key, step_id, step, tz_name, reasons in due:
+        tz = zone(tz_name)
+        first_tz = first_tz or tz_name
         if step.due >= planning.end_of_day(now, tz):
             continue
-        rank = (
-            1
-            if "missed_meeting" in p.plan.assessment.reasons and step.play == "missed-meeting"
-            else 2
-        )
-        item = {
-            "kind": "step",
-            "deal": p.plan.deal,
-            "contact": p.plan.contact,
-            "step_id": p.step_id,
-        }
+        rank = 1 if "missed_meeting" in reasons and step.play == "missed-meeting" else 2
+        item = {"kind": "step", "deal": deal_key, "contact": contact_key, "step_id": step_id}
         item.update(planning.step_json(step, tz))
         items.append(((rank, step.due.astimezone(zone("UTC")).isoformat()), item))
     for q in _questions(session, owners, now):
         items.append(((3, q["meeting"]), q))
     items.sort(key=lambda kv: kv[0])
-    tz_name = planned[0].owner.timezone if planned else "UTC"
-    return {"as_of": now.astimezone(zone(tz_name)).isoformat(), "items": [i for _, i in items]}
+    if first_tz is None:
+        first_tz = session.scalar(select(m.User.timezone).where(m.User.id.in_(owners)).limit(1))
+    as_of = now.astimezone(zone(first_tz or "UTC")).isoformat()
+    return {"as_of": as_of, "items": [i for _, i in items]}
+
+
+# (deal, contact, step id, step, owner's zone, the deal's silence reasons)
+_Due = tuple[str, str, int | None, Step, str, tuple[str, ...]]
+
+
+def _due_all(session: Session, owners: list[int], now: datetime, playbook: Playbook) -> list[_Due]:
+    out: list[_Due] = []
+    for p in planning.plan(session, owners, now, playbook=playbook):
+        if p.plan.next is not None:
+            out.append((p.plan.deal, p.plan.contact, p.step_id, p.plan.next, p.owner.timezone,
+                        p.plan.assessment.reasons))  # fmt: skip
+    return out
+
+
+def _due_stored(
+    session: Session, owners: list[int], now: datetime, playbook: Playbook
+) -> list[_Due]:
+    stale = list(
+        session.scalars(
+            select(m.Deal.id).where(
+                m.Deal.owner_id.in_(owners),
+                m.Deal.stage == "open",
+                or_(m.Deal.planned_at.is_(None), m.Deal.replan_at <= now),
+            )
+        )
+    )
+    if stale:
+        planning.plan(session, owners, now, playbook=playbook, deal_ids=stale)
+    # Every owner's day ends within a day and a half of `now`; the exact end is per owner.
+    rows = session.execute(
+        select(m.Step, m.Deal.key, m.Contact.key, m.User.timezone, m.Deal.assessment)
+        .join(m.Deal, m.Deal.id == m.Step.deal_id)
+        .join(m.Contact, m.Contact.id == m.Deal.contact_id)
+        .join(m.User, m.User.id == m.Deal.owner_id)
+        .where(m.Deal.owner_id.in_(owners), m.Deal.stage == "open")
+        .where(m.Step.status.in_(planning.OPEN), m.Step.due < now + timedelta(hours=40))
+        .order_by(m.Step.due, m.Step.id)
+    )
+    return [
+        (deal, contact, step.id, planning.step_from_row(step), tz_name,
+         tuple((assessment or {}).get("reasons", ())))
+        for step, deal, contact, tz_name, assessment in rows
+    ]  # fmt: skip
 
 
 def _reply_item(reply: m.Reply, deal: str, contact: str, tz_name: str) -> dict[str, Any]:

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from unghost.domain.model import REASONS, STATES
 from unghost.errors import NotFound
 from unghost.services import checks
 from unghost.services.checks import quote
@@ -85,6 +86,90 @@ def list_deals(session: Session, owners: list[int]) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+PAGE_SIZE = 50
+
+
+def deals_page(
+    session: Session,
+    owners: list[int],
+    *,
+    state: str | None = None,
+    reason: str | None = None,
+    search: str | None = None,
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of deals by id, with contact, state, silence reasons and the next step;
+    keyset-paginated (the cursor is the last deal's id), so page 500 costs what page 1 does.
+    Returns the page and the next cursor (None on the last page)."""
+    contact = aliased(m.Contact)
+    query = (
+        select(m.Deal, contact.key, contact.name, contact.company, m.User.timezone)
+        .join(contact, contact.id == m.Deal.contact_id)
+        .join(m.User, m.User.id == m.Deal.owner_id)
+        .where(m.Deal.owner_id.in_(owners))
+        .order_by(m.Deal.key, m.Deal.id)
+        .limit(limit + 1)
+    )
+    if state:
+        query = query.where(m.Deal.state == checks.choice(state, "state", STATES, default=None))
+    if search:
+        like = (
+            "%" + search.strip().lower().replace("\\", "").replace("%", "").replace("_", "") + "%"
+        )
+        query = query.where(
+            or_(
+                func.lower(m.Deal.key).like(like),
+                func.lower(m.Deal.title).like(like),
+                func.lower(contact.name).like(like),
+                func.lower(contact.company).like(like),
+            )
+        )
+    if reason:
+        checks.choice(reason, "reason", REASONS, default=None)
+        # The reasons are stored in the assessment's JSON, as quoted words of their own.
+        query = query.where(cast(m.Deal.assessment, String).like(f'%"{reason}"%'))
+    if cursor:
+        query = query.where(m.Deal.key > checks.one_line(cursor, "cursor", max_len=200))
+    rows = session.execute(query).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    ids = [r[0].id for r in rows]
+    nexts: dict[int, m.Step] = {}
+    if ids:
+        for row in session.scalars(
+            select(m.Step)
+            .where(m.Step.deal_id.in_(ids), m.Step.status.in_(("planned", "approved")))
+            .order_by(m.Step.due.desc())
+        ):
+            nexts[row.deal_id] = row  # the earliest open step wins
+    out = []
+    for deal, ckey, cname, company, tz_name in rows:
+        reasons = list((deal.assessment or {}).get("reasons", ()))
+        step = nexts.get(deal.id)
+        tz = checks.zone(tz_name)
+        out.append(
+            {
+                "deal": deal.key,
+                "title": deal.title,
+                "contact": ckey,
+                "contact_name": cname,
+                "company": company,
+                "stage": deal.stage,
+                "state": deal.state,
+                "reasons": reasons,
+                "next": {
+                    "play": step.play,
+                    "channel": step.channel,
+                    "due": _iso(step.due, tz),
+                }
+                if step is not None
+                else None,
+            }
+        )
+    return out, (rows[-1][0].key if more and rows else None)
 
 
 @dataclass(frozen=True)

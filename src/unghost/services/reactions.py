@@ -216,21 +216,7 @@ class Reaction:
 
     def _changed(self, contact: m.Contact) -> None:
         """Replan every open deal this contact takes part in."""
-        assistants = select(m.Contact.id).where(m.Contact.assistant_id == contact.id)
-        self.replan.update(
-            self.session.scalars(
-                select(m.Deal.id).where(
-                    m.Deal.owner_id == self.owner.id,
-                    m.Deal.stage == "open",
-                    or_(
-                        m.Deal.contact_id == contact.id,
-                        m.Deal.referrer_id == contact.id,
-                        m.Deal.advocate_id == contact.id,
-                        m.Deal.contact_id.in_(assistants),
-                    ),
-                )
-            )
-        )
+        self.replan.update(deals_involving(self.session, self.owner.id, contact.id))
 
     def _named_day(self, dates: Sequence[date]) -> datetime:
         today = self.now.astimezone(self.cal.zone).date()
@@ -266,6 +252,26 @@ def _free_key(session: Session, owner_id: int, name: str) -> str:
         n += 1
         key = f"{base}-{n}"
     return key
+
+
+def deals_involving(session: Session, owner_id: int, contact_id: int) -> list[int]:
+    """The owner's open deals this contact takes part in: as prospect, referrer, advocate,
+    or assistant of the prospect."""
+    assistants = select(m.Contact.id).where(m.Contact.assistant_id == contact_id)
+    return list(
+        session.scalars(
+            select(m.Deal.id).where(
+                m.Deal.owner_id == owner_id,
+                m.Deal.stage == "open",
+                or_(
+                    m.Deal.contact_id == contact_id,
+                    m.Deal.referrer_id == contact_id,
+                    m.Deal.advocate_id == contact_id,
+                    m.Deal.contact_id.in_(assistants),
+                ),
+            )
+        )
+    )
 
 
 def contacts_with(

@@ -11,9 +11,16 @@ import base64
 import hashlib
 import hmac
 import re
+from datetime import datetime
 
+from sqlalchemy.orm import Session
+
+from unghost.domain.playbook import Playbook
 from unghost.errors import BadInput
+from unghost.services import plan as planning
+from unghost.services.reactions import contacts_with, deals_involving
 from unghost.services.secretkey import SecretKey
+from unghost.store import models as m
 
 _TOKEN = re.compile(r"([1-9][0-9]{0,18})\.([1-9][0-9]{0,18})\.([A-Za-z0-9_-]{22})")
 
@@ -37,6 +44,27 @@ def read_token(token: str, key: SecretKey) -> tuple[int, int]:
 def unsubscribe_url(public_url: str, contact_id: int, owner_id: int, key: SecretKey) -> str:
     """The https link of the `List-Unsubscribe` header, served by the web app."""
     return f"{public_url.rstrip('/')}/u/{make_token(contact_id, owner_id, key)}"
+
+
+def unsubscribe_contact(
+    session: Session, contact_id: int, owner_id: int, now: datetime, *, playbook: Playbook
+) -> bool:
+    """Do-not-contact, at once and for ever, for the contact a token names and every contact
+    of the owner with the same address; their open deals are replanned (so their steps are
+    cancelled). Returns False when the contact no longer exists. Repeating it changes nothing.
+    """
+    contact = session.get(m.Contact, contact_id)
+    if contact is None or contact.owner_id != owner_id:
+        return False
+    people = contacts_with(session, contact.email, [owner_id]) or [contact]
+    deals: set[int] = set()
+    for person in people:
+        person.do_not_contact = True
+        deals.update(deals_involving(session, owner_id, person.id))
+    session.flush()
+    if deals:
+        planning.plan(session, [owner_id], now, playbook=playbook, deal_ids=sorted(deals))
+    return True
 
 
 def _signature(contact_id: int, owner_id: int, key: SecretKey) -> str:

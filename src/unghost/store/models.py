@@ -87,6 +87,9 @@ class User(Base):
     created_at: Mapped[datetime]
     # The footer of every email sent for this owner (anti-spam laws want one).
     postal_address: Mapped[str | None] = mapped_column(Text)
+    # Added with the web app (migration 0005): the TOTP second factor's secret, sealed
+    # under the secret key like mailbox passwords; null while the factor is off.
+    totp_secret: Mapped[str | None] = mapped_column(Text)
 
 
 class Contact(Base):
@@ -402,3 +405,31 @@ class ApiToken(Base):
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in browser: only the SHA-256 of the cookie's secret is kept."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The form token every unsafe request of this session must carry.
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    # Set between a correct password and a correct second-factor code.
+    pending_totp: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LoginAttempt(Base):
+    """A failed sign-in, counted for throttling by address and by client."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    client: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(index=True)

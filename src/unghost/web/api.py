@@ -1,0 +1,271 @@
+"""The JSON API under /api/ (CONTRACT.md): token auth, one error shape, an OpenAPI document.
+
+Each route mirrors a page and calls the same library function. Every answer that is not
+2xx is `{"error": "…", "status": N}` (see app.py); the shapes below are what the OpenAPI
+document promises and what schemathesis checks in the test suite.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from unghost.domain.model import REASONS, STATES
+from unghost.services import agenda, browse, steps, touches
+from unghost.web.auth import signed_in
+from unghost.web.context import Viewer, web
+from unghost.web.sending import send_soon
+
+
+class ErrorOut(BaseModel):
+    error: str
+    status: int
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": text}
+    for code, text in (
+        (400, "bad input"),
+        (401, "no valid token or session"),
+        (403, "not allowed"),
+        (404, "not found (or another owner's)"),
+        (409, "clashes with stored state"),
+        (422, "a parameter is not valid"),
+    )
+}
+
+router = APIRouter(prefix="/api", tags=["api"], responses=ERRORS)
+Signed = Annotated[Viewer, Depends(signed_in)]
+Key = Annotated[str, Path(min_length=1, max_length=200)]
+StepId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+class Loose(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class StepOut(BaseModel):
+    play: str
+    variant: str | None
+    channel: str
+    to: list[str]
+    cc: list[str]
+    due: str
+    subject: str
+    body: str
+    why: str
+    warnings: list[str]
+    script: str | None = None
+    dial: str | None = None
+    times: list[Any] = []
+    content: str | None = None
+
+
+class TodayItem(Loose):
+    kind: Literal["reply", "step", "question"]
+    deal: str
+    contact: str
+
+
+class TodayOut(BaseModel):
+    as_of: str
+    items: list[TodayItem]
+
+
+class NextOut(BaseModel):
+    play: str
+    channel: str
+    due: str
+
+
+class DealRow(BaseModel):
+    deal: str
+    title: str
+    contact: str
+    contact_name: str
+    company: str | None
+    stage: str
+    state: str | None
+    reasons: list[str]
+    next: NextOut | None
+
+
+class DealsOut(BaseModel):
+    deals: list[DealRow]
+    next_cursor: str | None
+
+
+class CadenceStep(BaseModel):
+    play: str
+    variant: str | None
+    channel: str
+    to: list[str]
+    due: str
+    subject: str | None
+
+
+class DealOut(Loose):
+    deal: str
+    title: str
+    stage: str
+    state: str | None
+    events: list[dict[str, Any]]
+    cadence: list[CadenceStep]
+
+
+class TouchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Annotated[str, Field(max_length=20)]
+    direction: Literal["out", "in"] = "out"
+    outcome: Annotated[str | None, Field(max_length=20)] = None
+    at: Annotated[str | None, Field(max_length=40)] = None
+    subject: Annotated[str | None, Field(max_length=1000)] = None
+    body: Annotated[str | None, Field(max_length=100_000)] = None
+
+
+class TouchOut(BaseModel):
+    deal: str
+    at: str | None
+    channel: str | None
+    direction: str | None
+    outcome: str | None
+
+
+class ApproveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: Annotated[str | None, Field(max_length=400)] = None
+    body: Annotated[str | None, Field(max_length=40_000)] = None
+    send: bool = False
+
+
+class SnoozeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    until: datetime
+
+
+class StepStatusOut(BaseModel):
+    id: int
+    status: str
+    due: str
+    subject: str | None
+    body: str | None
+
+
+class FinishOut(Loose):
+    deal: str
+    state: str
+
+
+@router.get("/today", response_model=TodayOut)
+def api_today(request: Request, viewer: Signed) -> dict[str, Any]:
+    """What is due today, in order (the object of `unghost today --json`)."""
+    app = web(request)
+    with app.db() as s:
+        return agenda.today(s, viewer.owners, app.now(), playbook=app.playbook, replan="stale")
+
+
+@router.get("/deals", response_model=DealsOut)
+def api_deals(
+    request: Request,
+    viewer: Signed,
+    state: Annotated[Literal[STATES] | None, Query()] = None,  # type: ignore[valid-type]
+    reason: Annotated[Literal[REASONS] | None, Query()] = None,  # type: ignore[valid-type]
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict[str, Any]:
+    """One page of deals, by id; pass `next_cursor` back as `cursor` for the next."""
+    app = web(request)
+    with app.db() as s:
+        deals, nxt = browse.deals_page(
+            s, viewer.owners, state=state, reason=reason, search=q, cursor=cursor
+        )
+    return {"deals": deals, "next_cursor": nxt}
+
+
+@router.get("/deals/{deal}", response_model=DealOut)
+def api_deal(request: Request, viewer: Signed, deal: Key) -> dict[str, Any]:
+    """One deal: its fields, timeline and the cadence planned if no reply comes."""
+    app = web(request)
+    with app.db() as s:
+        out = browse.deal_timeline(s, viewer.owners, deal)
+        out["cadence"] = agenda.cadence(s, viewer.owners, deal, app.now(), playbook=app.playbook)[
+            "steps"
+        ]
+    return out
+
+
+@router.post("/deals/{deal}/touches", response_model=TouchOut, status_code=201)
+def api_log(request: Request, viewer: Signed, deal: Key, touch: TouchIn) -> dict[str, Any]:
+    """Record a touch (`unghost log`); the deal is replanned."""
+    app = web(request)
+    with app.db() as s:
+        return touches.log_touch(
+            s,
+            viewer.owners,
+            deal=deal,
+            at=touch.at,
+            now=app.now(),
+            playbook=app.playbook,
+            channel=touch.channel,
+            direction=touch.direction,
+            outcome=touch.outcome,
+            subject=touch.subject,
+            body=touch.body,
+        )
+
+
+@router.post("/steps/{step_id}/approve", response_model=StepStatusOut)
+def api_approve(
+    request: Request, viewer: Signed, step_id: StepId, change: ApproveIn
+) -> dict[str, Any]:
+    """Keep these words for the step; with `send`, send the email now."""
+    app = web(request)
+    with app.db() as s:
+        step = steps.approve(s, viewer.owners, step_id, app.now(), subject=change.subject,
+                             body=change.body, send_now=change.send)  # fmt: skip
+        out = _status(step)
+    if change.send:
+        send_soon(app)
+    return out
+
+
+@router.post("/steps/{step_id}/snooze", response_model=StepStatusOut)
+def api_snooze(
+    request: Request, viewer: Signed, step_id: StepId, change: SnoozeIn
+) -> dict[str, Any]:
+    """Move the step later."""
+    app = web(request)
+    with app.db() as s:
+        return _status(steps.snooze(s, viewer.owners, step_id, change.until, app.now()))
+
+
+@router.post("/steps/{step_id}/skip", response_model=FinishOut)
+def api_skip(request: Request, viewer: Signed, step_id: StepId) -> dict[str, Any]:
+    """Skip the step; the deal is replanned."""
+    app = web(request)
+    with app.db() as s:
+        return steps.finish(s, viewer.owners, step_id, app.now(), playbook=app.playbook, skip=True)
+
+
+@router.post("/steps/{step_id}/done", response_model=FinishOut)
+def api_done(request: Request, viewer: Signed, step_id: StepId) -> dict[str, Any]:
+    """The step was done by hand (its touch is recorded); the deal is replanned."""
+    app = web(request)
+    with app.db() as s:
+        return steps.finish(s, viewer.owners, step_id, app.now(), playbook=app.playbook, skip=False)
+
+
+def _status(step: Any) -> dict[str, Any]:
+    return {
+        "id": step.id,
+        "status": step.status,
+        "due": step.due.isoformat(),
+        "subject": step.subject,
+        "body": step.body,
+    }

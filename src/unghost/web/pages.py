@@ -1,0 +1,211 @@
+"""The pages people use: Today and its actions. Other pages live in their own modules
+(pages_*.py) and are gathered here into one router."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from unghost.domain.model import CHANNELS, OUTCOMES
+from unghost.errors import BadInput, NotFound, UnghostError
+from unghost.services import agenda, steps, touches
+from unghost.store import models as m
+from unghost.web.auth import signed_in
+from unghost.web.context import Viewer, web
+from unghost.web.render import render
+from unghost.web.sending import send_soon
+
+router = APIRouter(include_in_schema=False)
+Signed = Annotated[Viewer, Depends(signed_in)]
+StepId = Annotated[int, Path(ge=1, le=2**62)]
+NOTICES = {
+    "sent": "Sent: it is on its way.",
+    "logged": "Logged.",
+    "skipped": "Skipped.",
+    "snoozed": "Snoozed.",
+    "done": "Marked done.",
+    "handled": "Marked handled.",
+}
+
+
+@router.get("/")
+def home(viewer: Signed) -> Response:
+    return RedirectResponse("/today", 303)
+
+
+@router.get("/today")
+def today_page(request: Request, viewer: Signed, done: str | None = None) -> Response:
+    return render(request, "today.html", today_context(request, viewer, notice=done), page="today")
+
+
+def today_context(
+    request: Request,
+    viewer: Viewer,
+    *,
+    errors: dict[str, dict[str, str]] | None = None,
+    notice: str | None = None,
+) -> dict[str, Any]:
+    """Today's agenda with the people each item names, for the template."""
+    app = web(request)
+    with app.db() as s:
+        data = agenda.today(s, viewer.owners, app.now(), playbook=app.playbook, replan="stale")
+        keys = {i["contact"] for i in data["items"]} | {
+            k for i in data["items"] for k in i.get("to", ())
+        }
+        people = {
+            c.key: c
+            for c in s.scalars(
+                select(m.Contact).where(
+                    m.Contact.owner_id.in_(viewer.owners), m.Contact.key.in_(sorted(keys))
+                )
+            )
+        }
+        titles = dict(
+            s.execute(
+                select(m.Deal.key, m.Deal.title).where(
+                    m.Deal.owner_id.in_(viewer.owners),
+                    m.Deal.key.in_(sorted({i["deal"] for i in data["items"]})),
+                )
+            ).all()
+        )
+    return {
+        "items": data["items"],
+        "people": people,
+        "titles": titles,
+        "errors": errors or {},
+        "notice": NOTICES.get(notice or ""),
+        "channels": CHANNELS,
+        "outcomes": OUTCOMES,
+    }
+
+
+def _again(request: Request, viewer: Viewer, key: str, exc: UnghostError) -> Response:
+    """Today again, with the error shown next to the item's field it is about."""
+    field, _, message = exc.message.partition(": ")
+    if not message:
+        field, message = "form", exc.message
+    errors = {key: {field.lstrip("-"): message}}
+    context = today_context(request, viewer, errors=errors)
+    return render(request, "today.html", context, status=exc.http_status, page="today")
+
+
+@router.post("/steps/{step_id}/send")
+def send_step(
+    request: Request,
+    viewer: Signed,
+    step_id: StepId,
+    subject: Annotated[str, Form(max_length=400)] = "",
+    body: Annotated[str, Form(max_length=40_000)] = "",
+) -> Response:
+    app = web(request)
+    try:
+        with app.db() as s:
+            steps.approve(s, viewer.owners, step_id, app.now(), subject=subject, body=body,
+                          send_now=True)  # fmt: skip
+    except BadInput as exc:
+        return _again(request, viewer, f"step-{step_id}", exc)
+    send_soon(app)
+    return RedirectResponse("/today?done=sent", 303)
+
+
+@router.post("/steps/{step_id}/save")
+def save_step(
+    request: Request,
+    viewer: Signed,
+    step_id: StepId,
+    subject: Annotated[str, Form(max_length=400)] = "",
+    body: Annotated[str, Form(max_length=40_000)] = "",
+) -> Response:
+    app = web(request)
+    try:
+        with app.db() as s:
+            steps.approve(s, viewer.owners, step_id, app.now(), subject=subject, body=body)
+    except BadInput as exc:
+        return _again(request, viewer, f"step-{step_id}", exc)
+    return RedirectResponse("/today", 303)
+
+
+@router.post("/steps/{step_id}/snooze")
+def snooze_step(
+    request: Request,
+    viewer: Signed,
+    step_id: StepId,
+    until: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    app = web(request)
+    try:
+        with app.db() as s:
+            when = steps.snooze_until(until, app.now(), viewer.timezone)
+            steps.snooze(s, viewer.owners, step_id, when, app.now())
+    except BadInput as exc:
+        return _again(request, viewer, f"step-{step_id}", exc)
+    return RedirectResponse("/today?done=snoozed", 303)
+
+
+@router.post("/steps/{step_id}/skip")
+def skip_step(request: Request, viewer: Signed, step_id: StepId) -> Response:
+    return _finish(request, viewer, step_id, skip=True)
+
+
+@router.post("/steps/{step_id}/done")
+def done_step(request: Request, viewer: Signed, step_id: StepId) -> Response:
+    return _finish(request, viewer, step_id, skip=False)
+
+
+def _finish(request: Request, viewer: Viewer, step_id: int, *, skip: bool) -> Response:
+    app = web(request)
+    try:
+        with app.db() as s:
+            steps.finish(s, viewer.owners, step_id, app.now(), playbook=app.playbook, skip=skip)
+    except BadInput as exc:
+        return _again(request, viewer, f"step-{step_id}", exc)
+    return RedirectResponse(f"/today?done={'skipped' if skip else 'done'}", 303)
+
+
+@router.post("/deals/{deal}/log")
+def log_outcome(
+    request: Request,
+    viewer: Signed,
+    deal: str,
+    channel: Annotated[str, Form(max_length=20)] = "",
+    direction: Annotated[str, Form(max_length=10)] = "out",
+    outcome: Annotated[str, Form(max_length=20)] = "",
+    body: Annotated[str, Form(max_length=20_000)] = "",
+    back: Annotated[str, Form(max_length=200)] = "/today",
+) -> Response:
+    app = web(request)
+    try:
+        with app.db() as s:
+            touches.log_touch(
+                s,
+                viewer.owners,
+                deal=deal,
+                at=None,
+                now=app.now(),
+                playbook=app.playbook,
+                channel=channel,
+                direction=direction,
+                outcome=outcome or None,
+                body=body or None,
+            )
+    except BadInput as exc:
+        return _again(request, viewer, f"log-{deal}", exc)
+    target = back if back.startswith("/") and not back.startswith("//") else "/today"
+    return RedirectResponse(f"{target}{'&' if '?' in target else '?'}done=logged", 303)
+
+
+@router.post("/replies/{reply_id}/handled")
+def reply_handled(request: Request, viewer: Signed, reply_id: int) -> Response:
+    app = web(request)
+    with app.db() as s:
+        reply = s.scalar(
+            select(m.Reply).where(m.Reply.id == reply_id, m.Reply.owner_id.in_(viewer.owners))
+        )
+        if reply is None:
+            raise NotFound(f"no reply {reply_id}")
+        if reply.handled_at is None:
+            reply.handled_at = app.now()
+    return RedirectResponse("/today?done=handled", 303)
