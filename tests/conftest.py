@@ -12,6 +12,7 @@ from mailservers import Dovecot, ImapAccount, SmtpServer, dovecot_server, smtp_s
 from outbox_helpers import OWNER, SMTP_PASSWORD
 from servers import fresh_postgres_database, postgres_server
 from unghost.cli import main
+from web_helpers import Site, make_site
 
 # --- Databases: SQLite in tmp_path, PostgreSQL on a real server on loopback -------------------
 
@@ -92,3 +93,18 @@ def dovecot() -> Iterator[Dovecot]:
 def imap_account(dovecot: Dovecot) -> ImapAccount:
     """A fresh IMAP user with an empty mailbox and a `Sent` folder."""
     return dovecot.account()
+
+
+# --- The web app on the sample workspace (tests/web_helpers.py) -------------------------------
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    """The web app on the sample workspace in SQLite, with the cast of users."""
+    return make_site(tmp_path / "home")
+
+
+@pytest.fixture
+def pg_site(tmp_path: Path, db_url: str) -> Site:
+    """The same on each backend: SQLite and PostgreSQL."""
+    return make_site(tmp_path / "home", db_url)

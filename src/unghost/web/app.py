@@ -21,7 +21,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from unghost.errors import UnghostError
 from unghost.settings import Settings
 from unghost.store.db import make_engine
-from unghost.web import api, auth, pages, unsubscribe
+from unghost.web import (
+    api,
+    auth,
+    pages,
+    pages_deals,
+    pages_playbook,
+    pages_replies,
+    pages_reports,
+    pages_settings,
+    unsubscribe,
+)
 from unghost.web.context import Clock, NotSignedIn, Web, now_utc
 from unghost.web.render import render
 
@@ -55,6 +65,9 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(unsubscribe.router)
     app.include_router(pages.router)
+    for module in (pages_deals, pages_playbook, pages_replies, pages_reports, pages_settings):
+        app.include_router(module.api)
+        app.include_router(module.router)
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Any) -> Response:
