@@ -21,8 +21,10 @@ from unghost.web.sending import send_soon
 router = APIRouter(include_in_schema=False)
 Signed = Annotated[Viewer, Depends(signed_in)]
 StepId = Annotated[int, Path(ge=1, le=2**62)]
+SEND_WAIT = 10.0  # seconds a Send click waits for the message to go
 NOTICES = {
     "sent": "Sent: it is on its way.",
+    "sending": "Sending: it goes out in a moment.",
     "logged": "Logged.",
     "skipped": "Skipped.",
     "snoozed": "Snoozed.",
@@ -107,8 +109,10 @@ def send_step(
                           send_now=True)  # fmt: skip
     except BadInput as exc:
         return _again(request, viewer, f"step-{step_id}", exc)
-    send_soon(app)
-    return RedirectResponse("/today?done=sent", 303)
+    # Wait a little for the pass, so Today shows the truth when it reloads.
+    pass_ = send_soon(app)
+    pass_.join(SEND_WAIT)
+    return RedirectResponse(f"/today?done={'sending' if pass_.is_alive() else 'sent'}", 303)
 
 
 @router.post("/steps/{step_id}/save")
