@@ -166,3 +166,19 @@ def test_one_click_unsubscribe(site: Site) -> None:
         assert list(open_steps) == []
     forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     assert c.post(f"/u/{forged}").status_code == 404
+
+
+def test_schedule_keeps_the_edited_words_for_the_chosen_time(site: Site) -> None:
+    c = site.client(site.owner)
+    page = c.get("/today").text
+    step_id = _step_ids(page, "send")[0]
+    data = {"csrf": csrf_of(page), "subject": "Later", "body": "Written now, sent later."}
+    bad = c.post(f"/steps/{step_id}/schedule", data={**data, "at": "next tuesday"})
+    assert bad.status_code == 400
+    assert 'data-field="at"' in bad.text
+    r = c.post(f"/steps/{step_id}/schedule", data={**data, "at": "2026-11-25T10:30"})
+    assert r.headers["location"] == "/today?done=scheduled"
+    with transaction(site.engine) as s:
+        step = s.get_one(m.Step, step_id)
+        assert (step.status, step.subject) == ("approved", "Later")
+        assert step.due.isoformat() == "2026-11-25T15:30:00+00:00"  # 10:30 in New York

@@ -141,6 +141,8 @@ class ApproveIn(BaseModel):
     subject: Annotated[str | None, Field(max_length=400)] = None
     body: Annotated[str | None, Field(max_length=40_000)] = None
     send: bool = False
+    # Send at this time instead of the planned one (not with `send`).
+    at: datetime | None = None
 
 
 class SnoozeIn(BaseModel):
@@ -224,11 +226,13 @@ def api_log(request: Request, viewer: Signed, deal: Key, touch: TouchIn) -> dict
 def api_approve(
     request: Request, viewer: Signed, step_id: StepId, change: ApproveIn
 ) -> dict[str, Any]:
-    """Keep these words for the step; with `send`, send the email now."""
+    """Keep these words for the step; with `send`, send the email now; with `at`, then."""
     app = web(request)
     with app.db() as s:
         step = steps.approve(s, viewer.owners, step_id, app.now(), subject=change.subject,
                              body=change.body, send_now=change.send)  # fmt: skip
+        if change.at is not None and not change.send:
+            step = steps.snooze(s, viewer.owners, step_id, change.at, app.now())
         out = _status(step)
     if change.send:
         send_soon(app)

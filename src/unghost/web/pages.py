@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from unghost.domain.model import CHANNELS, OUTCOMES
 from unghost.errors import BadInput, NotFound, UnghostError
-from unghost.services import agenda, steps, touches
+from unghost.services import agenda, checks, steps, touches
 from unghost.store import models as m
 from unghost.web.auth import signed_in
 from unghost.web.context import Viewer, web
@@ -28,6 +28,7 @@ NOTICES = {
     "logged": "Logged.",
     "skipped": "Skipped.",
     "snoozed": "Snoozed.",
+    "scheduled": "Scheduled: it goes at the time you chose.",
     "done": "Marked done.",
     "handled": "Marked handled.",
 }
@@ -130,6 +131,28 @@ def save_step(
     except BadInput as exc:
         return _again(request, viewer, f"step-{step_id}", exc)
     return RedirectResponse("/today", 303)
+
+
+@router.post("/steps/{step_id}/schedule")
+def schedule_step(
+    request: Request,
+    viewer: Signed,
+    step_id: StepId,
+    subject: Annotated[str, Form(max_length=400)] = "",
+    body: Annotated[str, Form(max_length=40_000)] = "",
+    at: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """Keep the edited words and send at a chosen time (in the owner's zone)."""
+    app = web(request)
+    try:
+        with app.db() as s:
+            when = checks.moment(at or None, "at", tz=viewer.timezone, required=True)
+            assert when is not None
+            steps.approve(s, viewer.owners, step_id, app.now(), subject=subject, body=body)
+            steps.snooze(s, viewer.owners, step_id, when, app.now())
+    except BadInput as exc:
+        return _again(request, viewer, f"step-{step_id}", exc)
+    return RedirectResponse("/today?done=scheduled", 303)
 
 
 @router.post("/steps/{step_id}/snooze")
