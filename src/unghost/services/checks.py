@@ -26,6 +26,8 @@ _DATETIME = re.compile(
 _HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 _KEY = re.compile(r"[^\s\"]{1,200}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
+# The years a time may fall in: one in the year 1 or 9999 only overflows date arithmetic later.
+YEARS = (1900, 2199)
 
 
 @cache
@@ -218,6 +220,8 @@ def moment(value: Any, where: str, *, tz: str, required: bool = False) -> dateti
         out = datetime.fromisoformat(value)
     except ValueError as exc:
         raise BadInput(f"{where}: not a time: {quote(value)} ({exc})") from None
+    if not YEARS[0] <= out.year <= YEARS[1]:
+        raise BadInput(f"{where}: must be between the years {YEARS[0]} and {YEARS[1]}")
     if out.tzinfo is None:
         out = out.replace(tzinfo=zone(tz))
     return out

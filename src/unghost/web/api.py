@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from unghost.domain.model import REASONS, STATES
+from unghost.domain.model import CHANNELS, OUTCOMES, REASONS, STATES
 from unghost.services import agenda, browse, steps, touches
 from unghost.web.auth import signed_in
 from unghost.web.context import Viewer, web
@@ -119,10 +119,11 @@ class DealOut(Loose):
 class TouchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    channel: Annotated[str, Field(max_length=20)]
+    channel: Literal[CHANNELS]  # type: ignore[valid-type]
     direction: Literal["out", "in"] = "out"
-    outcome: Annotated[str | None, Field(max_length=20)] = None
-    at: Annotated[str | None, Field(max_length=40)] = None
+    outcome: Literal[OUTCOMES] | None = None  # type: ignore[valid-type]
+    # Without an offset, in the owner's time zone.
+    at: datetime | None = None
     subject: Annotated[str | None, Field(max_length=1000)] = None
     body: Annotated[str | None, Field(max_length=100_000)] = None
 
@@ -138,8 +139,8 @@ class TouchOut(BaseModel):
 class ApproveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    subject: Annotated[str | None, Field(max_length=400)] = None
-    body: Annotated[str | None, Field(max_length=40_000)] = None
+    subject: Annotated[str | None, Field(min_length=1, max_length=300)] = None
+    body: Annotated[str | None, Field(min_length=1, max_length=20_000)] = None
     send: bool = False
     # Send at this time instead of the planned one (not with `send`).
     at: datetime | None = None
@@ -211,7 +212,7 @@ def api_log(request: Request, viewer: Signed, deal: Key, touch: TouchIn) -> dict
             s,
             viewer.owners,
             deal=deal,
-            at=touch.at,
+            at=touch.at.isoformat() if touch.at else None,
             now=app.now(),
             playbook=app.playbook,
             channel=touch.channel,
