@@ -105,6 +105,8 @@ def site(tmp_path: Path) -> Site:
 
 
 @pytest.fixture
-def pg_site(tmp_path: Path, db_url: str) -> Site:
+def pg_site(tmp_path: Path, db_url: str) -> Iterator[Site]:
     """The same on each backend: SQLite and PostgreSQL."""
-    return make_site(tmp_path / "home", db_url)
+    site = make_site(tmp_path / "home", db_url)
+    yield site
+    site.engine.dispose()  # before the database is dropped, and not left to the collector
