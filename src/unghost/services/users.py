@@ -210,8 +210,13 @@ def list_tokens(session: Session, email: str | None = None) -> list[tuple[m.ApiT
     return [(t, u) for t, u in session.execute(query)]
 
 
-def revoke_token(session: Session, prefix: str, *, now: datetime | None = None) -> m.ApiToken:
-    """Revoke the live token with this public prefix (or this whole token)."""
+def revoke_token(
+    session: Session, prefix: str, *, now: datetime | None = None, user_id: int | None = None
+) -> m.ApiToken:
+    """Revoke the live token with this public prefix (or this whole token).
+
+    With `user_id`, only that user's tokens are looked at: another's is `NotFound`.
+    """
     prefix = prefix.strip()
     if _well_formed(prefix):
         query = select(m.ApiToken).where(m.ApiToken.token_hash == _digest(prefix))
@@ -223,6 +228,8 @@ def revoke_token(session: Session, prefix: str, *, now: datetime | None = None) 
             f"not a token prefix: {quote(shown)} "
             f"({TOKEN_PREFIX!r} and 8 more characters, as `unghost token list` shows)"
         )
+    if user_id is not None:
+        query = query.where(m.ApiToken.user_id == user_id)
     rows = list(session.scalars(query.where(m.ApiToken.revoked_at.is_(None)).limit(2)))
     if not rows:
         raise NotFound(f"no live token {quote(prefix[:PREFIX_LEN])}")

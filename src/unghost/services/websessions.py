@@ -134,6 +134,26 @@ def csrf_for(session: Session, cookie: str | None, now: datetime) -> str | None:
     return row.csrf if row else None
 
 
+def recheck_password(
+    session: Session,
+    user: m.User,
+    password: str,
+    *,
+    client: str,
+    now: datetime,
+    hasher: PasswordHasher | None = None,
+) -> bool:
+    """Whether a signed-in user re-entered their password right (before turning a second
+    factor off, say). Failures count towards the sign-in throttle, so a stolen session
+    cannot be used to guess the password: past the limit it raises `TooManyAttempts`."""
+    address, client = user.email.lower(), client[:64]
+    _throttle(session, address, client, now)
+    if verify_password(user, password, hasher=hasher):
+        return True
+    _fail(session, address, client, now)
+    return False
+
+
 def sign_out(session: Session, cookie: str | None) -> None:
     """End the session of this cookie (nothing happens for an unknown one)."""
     if cookie:
