@@ -624,6 +624,15 @@ def _compile_variant(play: str, name: str, file: str, source: str) -> Variant:
     )
 
 
+def compile_variant(play: str, name: str, source: str, *, file: str | None = None) -> Variant:
+    """Check and compile a template being edited, as loading does (same blocks, same fields).
+
+    Not cached, unlike loading: a source typed in an editor is seen once. Raises `BadInput`
+    "<file>: line N: message"; `file` defaults to "templates/<play>/<name>.j2".
+    """
+    return _compile_variant.__wrapped__(play, name, file or f"templates/{play}/{name}.j2", source)
+
+
 def _compile_block(block: nodes.Block, name: str, file: str) -> Template:
     env = _environment()
     tree = nodes.Template(list(block.body), lineno=1)

@@ -23,7 +23,7 @@ from fastapi import Request
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from unghost.domain.playbook import Playbook
+from unghost.domain.playbook import Playbook, load_playbook
 from unghost.errors import UnghostError
 from unghost.services import plan as planning
 from unghost.services import websessions
@@ -98,9 +98,10 @@ class Web:
         return self._playbook
 
     def reload_playbook(self) -> Playbook:
-        """Read the playbook files again (after a template was saved)."""
-        self._playbook = None
-        return self.playbook
+        """Read the playbook files again (after a template was saved), past any cache."""
+        folder = self.playbook_dir
+        self._playbook = load_playbook(folder if folder.is_dir() else None)
+        return self._playbook
 
     @property
     def key(self) -> SecretKey:
