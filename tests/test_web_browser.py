@@ -80,6 +80,30 @@ def test_a_seller_works_through_today(browser: Browser, site: Site) -> None:
         page.close()
 
 
+def test_editing_a_template_updates_the_preview_and_tone_as_you_type(
+    browser: Browser, site: Site
+) -> None:
+    with serve(site) as base:
+        page = browser.new_page()
+        sign_in(page, base, site.admin)
+        page.goto(f"{base}/playbook")
+        page.locator("a[href^='/playbook/transparent-check-in/']").first.click()
+        expect(page.locator("#preview-subject")).not_to_be_empty()
+        expect(page.locator("#preview-clean")).to_be_visible()
+        source = page.locator("#source")
+        original = source.input_value()
+        pushy = "Reply by Friday or this offer is gone for good, and that would be your fault."
+        body_at = original.index("{% block body %}") + len("{% block body %}")
+        source.fill(original[:body_at] + "\n" + pushy + "\n" + original[body_at:])
+        expect(page.locator("#preview-body")).to_contain_text("Reply by Friday")
+        expect(page.locator("#preview-warnings li").first).to_be_visible()
+        expect(page.locator("#preview-clean")).to_be_hidden()
+        source.fill(original)  # back to the playbook's words: the warning goes
+        expect(page.locator("#preview-warnings")).to_be_hidden()
+        expect(page.locator("#preview-clean")).to_be_visible()
+        page.close()
+
+
 def _sent_subjects(folder: Path, subject: str, timeout: float = 15) -> list[object]:
     deadline = time.monotonic() + timeout
     found: list[object] = []
