@@ -31,6 +31,7 @@ from unghost.store.liveness import PG_LOCK_CLASS, worker_lock
 
 log = logging.getLogger("unghost.worker")
 REPLAN_EVERY = timedelta(minutes=5)
+DRAFT_AHEAD = timedelta(days=2)  # Today shows what is due by tomorrow night
 NowFn = Callable[[], datetime]
 
 
@@ -82,7 +83,8 @@ class Worker:
         return did
 
     def replan(self) -> None:
-        """Plan every open deal, so deals that went silent get their step."""
+        """Plan every open deal, so deals that went silent get their step; the steps due
+        within `DRAFT_AHEAD` get their words, for the pages that show them."""
         now = self.now()
         with write(self.engine) as s:
             if s.get_bind().dialect.name == "postgresql":
@@ -90,7 +92,9 @@ class Worker:
                 s.execute(select(func.pg_advisory_xact_lock(PG_LOCK_CLASS, 0)))
             owners = list(s.scalars(select(m.User.id)))
             if owners:
-                planning.plan(s, owners, now, playbook=self.sender.playbook)
+                planning.refresh(
+                    s, owners, now, playbook=self.sender.playbook, draft_due_by=now + DRAFT_AHEAD
+                )
         self.last_replan = now
 
     def resolve_one(self) -> bool:

@@ -181,6 +181,20 @@ class Choice:
     note: str = ""
 
 
+def fresh_variants(play: Play, deal_key: str, sent: Sent) -> list[Variant]:
+    """The play's variants this person never received, in the order this deal tries them."""
+    fresh = [v for v in play.variants if v.id not in sent.variants]
+    if not fresh:
+        return []
+    start = zlib.crc32(deal_key.encode()) % len(fresh)
+    return fresh[start:] + fresh[:start]
+
+
+def all_sent(play: Play, recipient: Contact) -> str:
+    """Why a play is passed over when every one of its variants went to the recipient."""
+    return f"every variant of {play.id} already went to {recipient.name}"
+
+
 def choose_variant(
     play: Play,
     deal_key: str,
@@ -190,12 +204,11 @@ def choose_variant(
     threshold: float,
 ) -> Choice:
     """The first fresh variant (rotated per deal) whose draft is not too close to anything sent."""
-    fresh = [v for v in play.variants if v.id not in sent.variants]
+    fresh = fresh_variants(play, deal_key, sent)
     if not fresh:
-        return Choice(None, None, f"every variant of {play.id} already went to {recipient.name}")
-    start = zlib.crc32(deal_key.encode()) % len(fresh)
+        return Choice(None, None, all_sent(play, recipient))
     closest = 0.0
-    for v in fresh[start:] + fresh[:start]:
+    for v in fresh:
         draft = render(v, ctx)
         score = similarity(draft.body, sent.bodies)
         if score < threshold:

@@ -13,14 +13,17 @@ from datetime import date, datetime, timedelta
 
 from unghost.domain.calendar import BusinessCalendar
 from unghost.domain.compose import (
+    Choice,
     Sent,
+    all_sent,
     choose_variant,
     context,
+    fresh_variants,
     matching_content,
     proposal_expiry,
 )
 from unghost.domain.model import Channel, Contact, ContentItem, Deal, Owner, Touch
-from unghost.domain.playbook import Play, Playbook
+from unghost.domain.playbook import Draft, Play, Playbook
 from unghost.domain.silence import Assessment, assess, next_change, unanswered_touches
 from unghost.domain.slots import Slot, format_slot, free_slots
 from unghost.domain.tone import check_tone
@@ -78,6 +81,10 @@ class Step:
     content: str | None = None
     dial: str | None = None
     times: tuple[str, ...] = ()
+    # False for a step decided without its words (no subject, body, script or tone
+    # warnings yet): its variant is the first fresh one, not yet checked against what
+    # the recipient received, so drafting it may still switch variant or play.
+    drafted: bool = True
 
 
 @dataclass(frozen=True)
@@ -90,10 +97,10 @@ class Plan:
     next: Step | None
 
 
-def plan_deal(world: World, now: datetime) -> Plan:
-    """Assess the deal at `now` and choose its next step."""
+def plan_deal(world: World, now: datetime, *, draft: bool = True) -> Plan:
+    """Assess the deal at `now` and choose its next step (`draft`: with its words)."""
     a = assess(world.deal, world.contact, world.cal, world.playbook.settings, now)
-    return Plan(world.deal.key, world.deal.contact, a, next_step(world, a, now))
+    return Plan(world.deal.key, world.deal.contact, a, next_step(world, a, now, draft=draft))
 
 
 def replan_at(world: World, plan: Plan, now: datetime) -> datetime | None:
@@ -115,12 +122,17 @@ def replan_at(world: World, plan: Plan, now: datetime) -> datetime | None:
     return min((t for t in times if t > now), default=None)
 
 
-def next_step(world: World, a: Assessment, now: datetime) -> Step | None:
-    """The next step for an assessed deal, following cadence rules 1-9."""
+def next_step(world: World, a: Assessment, now: datetime, *, draft: bool = True) -> Step | None:
+    """The next step for an assessed deal, following cadence rules 1-9.
+
+    Without `draft`, the step is decided but not written (`Step.drafted` is False): the
+    first fresh variant stands in for the one drafting picks, which is the same unless
+    its words read too close to something the recipient already received.
+    """
     if a.state == "nurture":
-        return _check_back(world, a, now)
+        return _check_back(world, a, now, draft)
     if a.state == "active":
-        return _setup(world, a, now)
+        return _setup(world, a, now, draft)
     if a.state != "silent":
         return None
     deal = world.deal
@@ -131,15 +143,7 @@ def next_step(world: World, a: Assessment, now: datetime) -> Step | None:
         if t.play and t.direction == "out" and (since is None or t.at > since)
     } | set(world.skipped)
     notes: list[str] = []
-    candidates = [
-        p for p in world.playbook.plays if p.enabled and p.phase not in ("check_back", "setup")
-    ]
-    # Rule 1, with time in mind: a proposal about to expire will not wait for the whole
-    # rotation, so the expiry plays are tried before it (after the openers).
-    expiry = [p for p in candidates if p.phase == "expiry"]
-    rest = [p for p in candidates if p.phase != "expiry"]
-    first_rotation = next((i for i, p in enumerate(rest) if p.phase == "rotation"), len(rest))
-    candidates = rest[:first_rotation] + expiry + rest[first_rotation:]
+    candidates = _candidates(world.playbook)
     final: Play | None = None
     phases_done = {p.phase for p in candidates if p.id in done and p.phase in ONE_OF_PHASES}
     for play in candidates:
@@ -148,37 +152,65 @@ def next_step(world: World, a: Assessment, now: datetime) -> Step | None:
         if play.phase == "final":
             final = final or play
             continue
-        step = _try(world, a, play, done, now, notes)
+        step = _try(world, a, play, done, now, notes, draft)
         if step is not None:
             return step
     if final is not None:
-        return _try(world, a, final, done, now, notes)
+        return _try(world, a, final, done, now, notes, draft)
     return None
 
 
-def _setup(world: World, a: Assessment, now: datetime) -> Step | None:
+def _candidates(playbook: Playbook) -> list[Play]:
+    """The plays a silent deal may get, in the order they are tried."""
+    cached = _ORDER.get(id(playbook))
+    if cached is not None and cached[0] is playbook:
+        return cached[1]
+    candidates = [p for p in playbook.plays if p.enabled and p.phase not in ("check_back", "setup")]
+    # Rule 1, with time in mind: a proposal about to expire will not wait for the whole
+    # rotation, so the expiry plays are tried before it (after the openers).
+    expiry = [p for p in candidates if p.phase == "expiry"]
+    rest = [p for p in candidates if p.phase != "expiry"]
+    first_rotation = next((i for i, p in enumerate(rest) if p.phase == "rotation"), len(rest))
+    candidates = rest[:first_rotation] + expiry + rest[first_rotation:]
+    if len(_ORDER) > 16:  # playbooks edited in a long-lived process: forget the old ones
+        _ORDER.clear()
+    _ORDER[id(playbook)] = (playbook, candidates)
+    return candidates
+
+
+# playbook id → (the playbook, its candidates): the order is worked out once per playbook.
+_ORDER: dict[int, tuple[Playbook, list[Play]]] = {}
+
+
+def _setup(world: World, a: Assessment, now: datetime, draft: bool) -> Step | None:
     """Rule 7: a new deal's first task (agree at the first meeting that a no is welcome)."""
     for play in world.playbook.plays:
         if play.enabled and play.phase == "setup" and play.id not in world.skipped_ever:
-            step = _try(world, a, play, set(), now, [])
+            step = _try(world, a, play, set(), now, [], draft)
             if step is not None:
                 return step
     return None
 
 
-def _check_back(world: World, a: Assessment, now: datetime) -> Step | None:
+def _check_back(world: World, a: Assessment, now: datetime, draft: bool) -> Step | None:
     for play in world.playbook.plays:
         if play.enabled and play.phase == "check_back":
-            return _try(world, a, play, set(), now, [])
+            return _try(world, a, play, set(), now, [], draft)
     return None
 
 
 def _try(
-    world: World, a: Assessment, play: Play, done: set[str], now: datetime, notes: list[str]
+    world: World,
+    a: Assessment,
+    play: Play,
+    done: set[str],
+    now: datetime,
+    notes: list[str],
+    draft: bool = True,
 ) -> Step | None:
-    failed = [r for r in play.requires if not _holds(r, world, a, done, now)]
-    if failed:
-        return None
+    for requirement in play.requires:
+        if not _holds(requirement, world, a, done, now):
+            return None
     recipient = _recipient(world, play)
     if recipient is None:
         notes.append(f"{play.id}: nobody to send it to")
@@ -203,38 +235,30 @@ def _try(
             )
         )
     settings = world.playbook.settings
-    moment = a.nurture_until if play.phase == "check_back" and a.nurture_until else due
-    check_back = world.cal.add_days_then_business(moment, settings.check_back_days[0]).date()
-    ctx = context(
-        owner=world.owner,
-        deal=world.deal,
-        contact=world.contact,
-        recipient=recipient,
-        people=world.people,
-        cal=world.cal,
-        content=content,
-        times=times,
-        last_meeting=a.missed.at if a.missed else _last_meeting(world.deal),
-        check_back=check_back,
-        proposal_default_days=settings.proposal_default_days,
-    )
-    choice = choose_variant(
-        play, world.deal.key, recipient, history, ctx, settings.similarity_threshold
-    )
-    if choice.variant is None or choice.draft is None:
-        notes.append(choice.note)
-        return None
-    draft = choice.draft
-    warnings = list(check_tone(draft.subject, draft.body, pressure_ok=play.pressure_ok))
-    if (
-        world.deal.proposal is not None
-        and world.deal.proposal.expires_at is None
-        and "proposal_expiring" in play.requires
-    ):
-        warnings.append(
-            "proposal: sent without an expiry date; unghost gives it "
-            f"{settings.proposal_default_days} days (003 #6) — set one on the deal"
-        )
+    words: Draft | None = None
+    warnings: list[str] = []
+    if draft:
+        choice = _compose(world, a, play, recipient, history, content, times, due)
+        if choice.variant is None or choice.draft is None:
+            notes.append(choice.note)
+            return None
+        variant, words = choice.variant.id, choice.draft
+        warnings = list(check_tone(words.subject, words.body, pressure_ok=play.pressure_ok))
+        if (
+            world.deal.proposal is not None
+            and world.deal.proposal.expires_at is None
+            and "proposal_expiring" in play.requires
+        ):
+            warnings.append(
+                "proposal: sent without an expiry date; unghost gives it "
+                f"{settings.proposal_default_days} days (003 #6) — set one on the deal"
+            )
+    else:
+        fresh = fresh_variants(play, world.deal.key, history)
+        if not fresh:
+            notes.append(all_sent(play, recipient))
+            return None
+        variant = fresh[0].id
     cc: tuple[str, ...] = ()
     cc_referrer = settings.cc_referrer if play.cc_referrer is None else play.cc_referrer
     referrer = world.deal.referrer or world.deal.advocate or ""
@@ -256,19 +280,52 @@ def _try(
     why = _why(world, a, play, recipient, channel, rule, notes, content)
     return Step(
         play=play.id,
-        variant=choice.variant.id,
+        variant=variant,
         channel=channel,
         to=(recipient.key,),
         cc=cc,
         due=due,
-        subject=draft.subject,
-        body=draft.body,
-        script=draft.script,
+        subject=words.subject if words else "",
+        body=words.body if words else "",
+        script=words.script if words else None,
         why=why,
         warnings=tuple(warnings),
         content=content.key if content else None,
         dial=dial,
         times=tuple(format_slot(t) for t in times),
+        drafted=words is not None,
+    )
+
+
+def _compose(
+    world: World,
+    a: Assessment,
+    play: Play,
+    recipient: Contact,
+    history: Sent,
+    content: ContentItem | None,
+    times: tuple[Slot, ...],
+    due: datetime,
+) -> Choice:
+    """The variant and its words: the first fresh one not too close to what was sent (001)."""
+    settings = world.playbook.settings
+    moment = a.nurture_until if play.phase == "check_back" and a.nurture_until else due
+    check_back = world.cal.add_days_then_business(moment, settings.check_back_days[0]).date()
+    ctx = context(
+        owner=world.owner,
+        deal=world.deal,
+        contact=world.contact,
+        recipient=recipient,
+        people=world.people,
+        cal=world.cal,
+        content=content,
+        times=times,
+        last_meeting=a.missed.at if a.missed else _last_meeting(world.deal),
+        check_back=check_back,
+        proposal_default_days=settings.proposal_default_days,
+    )
+    return choose_variant(
+        play, world.deal.key, recipient, history, ctx, settings.similarity_threshold
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 from unghost.domain.calendar import BusinessCalendar
 from unghost.domain.model import Contact, Deal, Meeting, Promise, Reason, State, Touch
@@ -34,16 +35,25 @@ class Assessment:
 
 def episode_start(deal: Deal) -> datetime | None:
     """The time of the last contact from the prospect: the current silence began after it."""
-    last = None
+    global _last_episode
+    last = _last_episode
+    if last[0] is deal:  # assessing a deal, then asking when that changes, asks twice
+        return last[1]
+    start = None
     for t in deal.touches:
-        if t.from_prospect and (last is None or t.at > last):
-            last = t.at
-    return last
+        if t.from_prospect and (start is None or t.at > start):
+            start = t.at
+    _last_episode = (deal, start)
+    return start
 
 
 def unanswered_touches(deal: Deal, since: datetime | None) -> list[Touch]:
     """Outbound attempts to the prospect since `since` that got nothing back."""
-    return [
+    global _last_unanswered
+    last = _last_unanswered
+    if last[0] is deal and last[1] == since:
+        return list(last[2])
+    found = [
         t
         for t in deal.touches
         if t.direction == "out"
@@ -53,6 +63,14 @@ def unanswered_touches(deal: Deal, since: datetime | None) -> list[Touch]:
         and (t.contact is None or t.contact == deal.contact)
         and (since is None or t.at > since)
     ]
+    _last_unanswered = (deal, since, tuple(found))
+    return found
+
+
+# The last answers of the two functions above, for the deal they were for (deals are
+# immutable, so the same object gives the same answer; one entry is all a plan needs).
+_last_episode: tuple[Deal | None, datetime | None] = (None, None)
+_last_unanswered: tuple[Deal | None, datetime | None, tuple[Touch, ...]] = (None, None, ())
 
 
 def assess(
@@ -135,8 +153,7 @@ def assess(
         )
     if not reasons:
         return Assessment("active", last_inbound=last_in, unanswered=len(unanswered))
-    order = {r: i for i, r in enumerate(_REASON_ORDER)}
-    reasons.sort(key=lambda r: order[r[0]])
+    reasons.sort(key=lambda r: _REASON_RANK[r[0]])
     return Assessment(
         "silent",
         reasons=tuple(r for r, _, _ in reasons),
@@ -155,6 +172,9 @@ _REASON_ORDER: tuple[Reason, ...] = (
     "unanswered_touches",
     "no_inbound",
 )
+
+
+_REASON_RANK = {r: i for i, r in enumerate(_REASON_ORDER)}
 
 
 def _first_touch(deal: Deal) -> datetime | None:
@@ -251,6 +271,7 @@ def _day(at: datetime, cal: BusinessCalendar) -> str:
     return _fmt(at.astimezone(cal.zone).date())
 
 
+@lru_cache(maxsize=4096)  # strftime is slow, and a book's dates repeat
 def _fmt(d: date) -> str:
     return f"{d:%A} {d.day} {d:%B}"
 

@@ -5,115 +5,188 @@ already received, the owner's calendar and the playbook (and of time, which
 `Deal.replan_at` covers). This module computes, in a fixed number of queries
 whatever the number of deals, a digest of those inputs per deal; a plan stored
 with the same digest, made at or before `now` and good until after it, is reused
-instead of being drafted again (STYLE: the database is the queue).
+instead of being made again (STYLE: the database is the queue).
+
+Values are hashed as the driver returns them, before any conversion to Python
+types: the digest only has to change when a value does, and converting a hundred
+thousand rows' times and JSON would cost more than hashing them.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Label, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from unghost.domain.playbook import Playbook
 from unghost.store import models as m
 
 # Columns the planner does not read: the stored plan itself.
 _BOOKKEEPING = frozenset({"state", "assessment", "plan_digest", "planned_at", "replan_at"})
+# The owner's columns the planner reads (services/owners.py `owner_of`).
+_OWNER = ("email", "name", "phone", "signature", "timezone", "country", "working_days",
+          "working_start", "working_end")  # fmt: skip
+
+
+_DEAL_NAMES = [c.name for c in m.Deal.__table__.c if c.name not in _BOOKKEEPING]
+_OWNER_ID = _DEAL_NAMES.index("owner_id")
+_CONTACT = _DEAL_NAMES.index("contact_id")
+_PEOPLE = [_DEAL_NAMES.index(n) for n in ("contact_id", "referrer_id", "advocate_id")]
+_ASSISTANT = [c.name for c in m.Contact.__table__.c].index("assistant_id")
+
+
+def _raw(table: Any, names: Sequence[str] | None = None) -> list[Label[Any]]:
+    """The columns as the driver returns them (no JSON parsing, no time conversion)."""
+    return [
+        type_coerce(c, NullType()).label(c.name)
+        for c in table.c
+        if (names is None and c.name not in _BOOKKEEPING) or (names and c.name in names)
+    ]
+
+
+@dataclass
+class Inputs:
+    """What the digests are made of, fetched for the deals of a scope."""
+
+    owner_part: dict[int, str]  # owner → digest of the playbook, owner, content, meetings
+    deals: dict[int, tuple[Any, ...]]  # the deal's row, bookkeeping left out
+    contacts: dict[int, tuple[Any, ...]]
+    shown: dict[int, str]  # contact → its row, as text
+    received: dict[int, tuple[Any, ...]]  # contact → (count, last id) of touches sent to them
+    touches: dict[int, tuple[Any, ...]]  # deal → (count, last id) of its touches
+    skipped: dict[int, tuple[Any, ...]]
+    meetings: dict[int, list[tuple[Any, ...]]]
+    promises: dict[int, list[tuple[Any, ...]]]
 
 
 def digests(
     session: Session,
     owners: Sequence[int],
-    deals: Sequence[Any],
     playbook: Playbook,
     *,
     scope: ColumnElement[bool],
+    named: bool,
 ) -> dict[int, str]:
-    """deal id → digest of the planner's inputs; `scope` selects the same deals in SQL."""
+    """deal id → digest of the planner's inputs, for the deals `scope` selects."""
+    inputs = gather(session, owners, playbook, scope=scope, named=named)
+    return {deal_id: digest(inputs, deal_id) for deal_id in inputs.deals}
+
+
+def gather(
+    session: Session,
+    owners: Sequence[int],
+    playbook: Playbook,
+    *,
+    scope: ColumnElement[bool],
+    named: bool,
+) -> Inputs:
+    """Everything the digests of the deals `scope` selects are made of, in a few queries.
+
+    `named`: the scope is a few named deals, so only their people are read.
+    """
+    conn = session.connection()
     ids_scope = select(m.Deal.id).where(scope)
-    users = {
-        u.id: u for u in session.execute(select(m.User.__table__).where(m.User.id.in_(owners)))
+    deals = {
+        d[0]: tuple(d) for d in conn.execute(select(*_raw(m.Deal.__table__)).where(scope)).all()
     }
-    contacts = {
-        c.id: c
-        for c in session.execute(
-            select(m.Contact.__table__).where(m.Contact.owner_id.in_(owners))
+    users = {
+        u.id: tuple(u)
+        for u in conn.execute(
+            select(m.User.id, *_raw(m.User.__table__, _OWNER)).where(m.User.id.in_(owners))
         ).all()
     }
-    touches = _agg(
-        session,
-        select(m.Touch.deal_id, func.count(), func.max(m.Touch.id))
-        .where(m.Touch.deal_id.in_(ids_scope))
-        .group_by(m.Touch.deal_id),
-    )
-    received = _agg(
-        session,
+    contacts_q = select(*_raw(m.Contact.__table__)).where(m.Contact.owner_id.in_(owners))
+    received_q = (
         select(m.Touch.contact_id, func.count(), func.max(m.Touch.id))
         .join(m.Deal, m.Deal.id == m.Touch.deal_id)
         .where(m.Deal.owner_id.in_(owners), m.Touch.direction == "out")
-        .group_by(m.Touch.contact_id),
     )
-    skipped = _agg(
-        session,
-        select(m.Step.deal_id, func.count(), func.sum(m.Step.id))
-        .where(m.Step.deal_id.in_(ids_scope), m.Step.status == "skipped")
-        .group_by(m.Step.deal_id),
-    )
+    if named:  # the deals' people and their assistants, not the whole book
+        cast = {d[i] for d in deals.values() for i in _PEOPLE if d[i]}
+        assistants = select(m.Contact.assistant_id).where(m.Contact.id.in_(cast))
+        contacts_q = contacts_q.where(or_(m.Contact.id.in_(cast), m.Contact.id.in_(assistants)))
+        received_q = received_q.where(
+            or_(m.Touch.contact_id.in_(cast), m.Touch.contact_id.in_(assistants))
+        )
+    contacts = {c[0]: tuple(c) for c in conn.execute(contacts_q).all()}
     meetings: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
     busy: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for row in session.execute(
-        select(m.Meeting.__table__, m.Deal.owner_id)
+    for row in conn.execute(
+        select(*_raw(m.Meeting.__table__), m.Deal.owner_id)
         .join(m.Deal, m.Deal.id == m.Meeting.deal_id)
         .where(m.Deal.owner_id.in_(owners))
-    ):
+    ).all():
         values = (row.id, row.at, row.minutes, row.confirmed, row.status)
         meetings[row.deal_id].append(values)
         busy[row.owner_id].append(values)
     promises: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for row in session.execute(select(m.Promise.__table__).where(m.Promise.deal_id.in_(ids_scope))):
+    for row in conn.execute(
+        select(*_raw(m.Promise.__table__)).where(m.Promise.deal_id.in_(ids_scope))
+    ).all():
         promises[row.deal_id].append(tuple(row))
     content: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
-    for row in session.execute(
-        select(m.ContentItem.__table__).where(m.ContentItem.owner_id.in_(owners))
-    ):
+    for row in conn.execute(
+        select(*_raw(m.ContentItem.__table__)).where(m.ContentItem.owner_id.in_(owners))
+    ).all():
         content[row.owner_id].append(tuple(row))
-    owner_part = {
-        uid: _hash(
-            playbook.digest,
-            tuple(users[uid]),
-            sorted(content[uid]),
-            sorted(busy[uid]),
+    return Inputs(
+        owner_part={
+            uid: _hash(repr((playbook.digest, user, sorted(content[uid]), sorted(busy[uid]))))
+            for uid, user in users.items()
+        },
+        deals=deals,
+        contacts=contacts,
+        shown={cid: repr(c) for cid, c in contacts.items()},
+        received=_agg(session, received_q.group_by(m.Touch.contact_id)),
+        touches=_agg(
+            session,
+            select(m.Touch.deal_id, func.count(), func.max(m.Touch.id))
+            .where(m.Touch.deal_id.in_(ids_scope))
+            .group_by(m.Touch.deal_id),
+        ),
+        skipped=_agg(
+            session,
+            select(m.Step.deal_id, func.count(), func.sum(m.Step.id))
+            .where(m.Step.deal_id.in_(ids_scope), m.Step.status == "skipped")
+            .group_by(m.Step.deal_id),
+        ),
+        meetings=dict(meetings),
+        promises=dict(promises),
+    )
+
+
+def digest(inputs: Inputs, deal_id: int) -> str:
+    """The digest of one deal's inputs (pure: a forked process can make it)."""
+    d = inputs.deals[deal_id]
+    people = [d[i] for i in _PEOPLE]
+    prospect = inputs.contacts.get(d[_CONTACT])
+    if prospect is not None and prospect[_ASSISTANT] is not None:
+        people.append(prospect[_ASSISTANT])
+    meetings = inputs.meetings.get(deal_id)
+    promises = inputs.promises.get(deal_id)
+    text = repr(
+        (
+            d,
+            [inputs.shown.get(p) for p in people],
+            [inputs.received.get(p) for p in people],
+            inputs.touches.get(deal_id),
+            sorted(meetings) if meetings else None,
+            sorted(promises) if promises else None,
+            inputs.skipped.get(deal_id),
         )
-        for uid in users
-    }
-    out: dict[int, str] = {}
-    names = list(deals[0]._fields) if deals else []
-    planner_columns = [i for i, name in enumerate(names) if name not in _BOOKKEEPING]
-    for d in deals:
-        people = [d.contact_id, d.referrer_id, d.advocate_id]
-        prospect = contacts.get(d.contact_id)
-        if prospect is not None and prospect.assistant_id is not None:
-            people.append(prospect.assistant_id)
-        out[d.id] = _hash(
-            owner_part[d.owner_id],
-            [d[i] for i in planner_columns],
-            [tuple(contacts[p]) if p in contacts else None for p in people],
-            [received.get(p) for p in people],
-            touches.get(d.id),
-            sorted(meetings.get(d.id, ())),
-            sorted(promises.get(d.id, ())),
-            skipped.get(d.id),
-        )
-    return out
+    )
+    return _hash(inputs.owner_part[d[_OWNER_ID]] + text)
 
 
 def _agg(session: Session, query: Any) -> dict[int, tuple[Any, ...]]:
-    return {row[0]: tuple(row[1:]) for row in session.execute(query).all()}
+    return {row[0]: tuple(row[1:]) for row in session.connection().execute(query).all()}
 
 
-def _hash(*parts: Iterable[Any] | Any) -> str:
-    return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+def _hash(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()

@@ -1,43 +1,50 @@
 """The planning use case: load deals, decide in the domain, store the steps.
 
-`plan` serves `unghost plan`, `unghost today`, the worker and the web alike.
-Steps are rows: a deal has at most one open step (planned or approved); a new
-plan that differs cancels it and adds the new one, and a deal with nothing to
-do (active, paused, won…) has its open step cancelled — which is how contact
-from the prospect cancels every step not yet done.
+`plan` serves `unghost plan`, `unghost today`, the sender and the web alike: every deal
+it returns has its step drafted. `refresh` is the worker's pass over the whole book: it
+brings every deal's stored state and next step up to date but leaves the words of a new
+step to whoever shows or sends it (a big book's backlog is never read all at once), so a
+stored step may be undrafted — its `body` is null — until `plan` or a later `refresh`
+with `draft_due_by` drafts it.
+
+Steps are rows: a deal has at most one open step (planned or approved); a new plan that
+differs cancels it and adds the new one, and a deal with nothing to do (active, paused,
+won…) has its open step cancelled — which is how contact from the prospect cancels every
+step not yet done. Drafting an undrafted step fills it in place when the move is the same
+(play, channel, people and due time; its variant may change, since only drafting checks
+a variant against what the recipient already received).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
-    DateTime,
-    Select,
+    Row,
     Table,
     and_,
     bindparam,
-    or_,
+    func,
     select,
     update,
 )
 from sqlalchemy.orm import Session
 
 from unghost.domain import model as d
-from unghost.domain.calendar import BusinessCalendar, zone
-from unghost.domain.compose import Sent
-from unghost.domain.planner import Plan, Step, World, plan_deal, replan_at
+from unghost.domain.calendar import zone
+from unghost.domain.planner import Plan, Step, plan_deal, replan_at
 from unghost.domain.playbook import Playbook, load_playbook
-from unghost.domain.silence import Assessment, episode_start
-from unghost.services import freshness
-from unghost.services.owners import owner_of
+from unghost.domain.silence import Assessment
+from unghost.services import freshness, worlds
+from unghost.services.parallel import bulk, spread
+from unghost.services.worlds import load_worlds as load_worlds
 from unghost.store import models as m
 from unghost.store.bulk import insert_rows
 
@@ -46,6 +53,7 @@ STEP_COLUMNS = (
     "deal_id", "play", "variant", "channel", "to", "cc", "due", "subject", "body", "script",
     "why", "warnings", "content_key", "times", "dial", "status", "planned_at",
 )  # fmt: skip
+MANY = 500  # from this many deals, one pass over the whole scope beats a long IN list
 
 
 @cache
@@ -76,28 +84,72 @@ def plan(
     """Plan every open deal of these owners (or the named ones) at `now`, storing the steps.
 
     A deal whose stored plan is still right (same inputs, and `now` within the time it
-    holds) is not drafted again; the others are planned and stored.
+    holds) and drafted is read back; the others are planned, drafted and stored.
     """
+    named = deals is not None or deal_ids is not None
     scope = _scope(owners, deals, deal_ids)
-    rows = list(session.execute(select(m.Deal.__table__).where(scope).order_by(m.Deal.key)))
-    if not rows:
-        return []
-    digest = freshness.digests(session, owners, rows, playbook, scope=scope)
-    stale = [r.id for r in rows if not _still_right(r, digest[r.id], now)]
-    computed: dict[int, Planned] = {}
-    if stale:
-        wanted = set(stale)
-        if len(stale) < 500:
-            loaded = load_worlds(session, owners, playbook, deal_ids=stale)
-        else:  # many: one pass over the whole scope beats a long IN list
-            loaded = load_worlds(session, owners, playbook, deals=deals, deal_ids=deal_ids)
-        worlds = [w for w in loaded if w[0] in wanted]
-        plans = [(deal_id, owner, world, plan_deal(world, now)) for deal_id, owner, world in worlds]
-        step_ids = store_plans(session, [(deal_id, p) for deal_id, _, _, p in plans], now)
-        _remember(session, [(i, p, replan_at(w, p, now), digest[i]) for i, _, w, p in plans], now)
-        computed = {i: Planned(p, o, i, step_ids.get(i)) for i, o, _, p in plans}
-    reused = _stored(session, owners, [r for r in rows if r.id not in computed])
-    return [computed.get(r.id) or reused[r.id] for r in rows]
+    with bulk():
+        heads = _heads(session, scope, now, stored=True)
+        if not heads:
+            return []
+        inputs, digest, stale = _stale(session, owners, playbook, heads, scope, named)
+        steps = _open_steps(session, scope, [h.id for h in heads])
+        # A step `refresh` left undrafted is drafted now: the caller shows it.
+        redo = stale | {s.deal_id for s in steps if s.body is None}
+        decided = _update(session, owners, now, playbook, redo, inputs, digest, steps,
+                          draft=True, deals=deals, deal_ids=deal_ids, ids=True)  # fmt: skip
+        users = worlds.owners_of(session, owners)
+        stored = {s.deal_id: s for s in steps if s.deal_id not in redo}
+        out = []
+        for h in heads:
+            if h.id in decided:
+                (_, values, _, kept), step_id = decided[h.id]
+                state, doc, step = kept[0], orjson.loads(kept[1]), _step(values)
+            else:
+                row = stored.get(h.id)
+                state, doc = h.state, h.assessment
+                step, step_id = (step_from_row(row), row.id) if row is not None else (None, None)
+            p = Plan(h.key, doc["contact"], _assessment(state, doc), step)
+            out.append(Planned(p, users[h.owner_id], h.id, step_id))
+    return out
+
+
+def refresh(
+    session: Session,
+    owners: Sequence[int],
+    now: datetime,
+    *,
+    playbook: Playbook,
+    draft_due_by: datetime | None = None,
+) -> int:
+    """Bring the stored plan of every open deal of these owners up to date at `now`.
+
+    New steps are stored undrafted unless due before `draft_due_by` (or replacing a
+    drafted step, whose words must not go stale); steps already stored undrafted and due
+    before `draft_due_by` are drafted. Returns how many deals were planned again.
+    """
+    scope = _scope(owners, None, None)
+    with bulk():
+        heads = _heads(session, scope, now, stored=False)
+        if not heads:
+            return 0
+        inputs, digest, stale = _stale(session, owners, playbook, heads, scope, False)
+        redo = set(stale)
+        if draft_due_by is not None:
+            table = m.Step.__table__
+            due = session.execute(
+                select(table.c.deal_id)
+                .join(m.Deal, m.Deal.id == table.c.deal_id)
+                .where(scope, table.c.status.in_(OPEN), table.c.due < draft_due_by)
+                .where(table.c.body.is_(None))
+            )
+            redo |= {r.deal_id for r in due}
+        if not redo:
+            return 0
+        steps = _open_steps(session, scope, sorted(redo))
+        _update(session, owners, now, playbook, redo, inputs, digest, steps, draft=False,
+                draft_due_by=draft_due_by)  # fmt: skip
+    return len(redo)
 
 
 def _scope(
@@ -110,100 +162,210 @@ def _scope(
     return and_(m.Deal.owner_id.in_(owners), m.Deal.stage == "open")
 
 
-def _still_right(row: Any, digest: str, now: datetime) -> bool:
-    """A stored plan made from the same inputs, at or before `now`, and not yet outlived."""
-    if row.plan_digest != digest or row.planned_at is None or row.assessment is None:
-        return False
-    planned_at = row.planned_at.replace(tzinfo=UTC)
-    if now < planned_at:
-        return False
-    return row.replan_at is None or now < row.replan_at.replace(tzinfo=UTC)
+def _heads(
+    session: Session, scope: ColumnElement[bool], now: datetime, *, stored: bool
+) -> list[Row[Any]]:
+    """The deals in scope by key, each with its plan's digest and whether `now` is within
+    the time it holds (and, when `stored`, the state and assessment it holds)."""
+    D = m.Deal
+    timely = and_(
+        D.planned_at.is_not(None),
+        D.planned_at <= now,
+        (D.replan_at.is_(None)) | (D.replan_at > now),
+    )
+    cols: list[Any] = [D.id, D.key, D.owner_id, D.plan_digest, timely.label("timely")]
+    if stored:
+        cols += [D.state, D.assessment]
+    return list(session.connection().execute(select(*cols).where(scope).order_by(D.key)).all())
 
 
-def _remember(
-    session: Session, items: Sequence[tuple[int, Plan, datetime | None, str]], now: datetime
-) -> None:
-    """Store each deal's assessment, the digest it was made from, and until when it holds."""
-    deals = m.Deal.__table__
-    assert isinstance(deals, Table)
-    rows = []
-    for deal_id, p, until, digest in items:
-        a = p.assessment
-        rows.append(
-            {
-                "_id": deal_id,
-                "_state": a.state,
-                "_assessment": {
-                    "reasons": list(a.reasons),
-                    "silent_since": _iso(a.silent_since),
-                    "paused_until": _iso(a.paused_until),
-                    "nurture_until": _iso(a.nurture_until),
-                    "last_inbound": _iso(a.last_inbound),
-                    "unanswered": a.unanswered,
-                    "facts": list(a.facts),
-                    "contact": p.contact,
-                },
-                "_digest": digest,
-                "_planned": now.astimezone(UTC).replace(tzinfo=None),
-                "_until": until.astimezone(UTC).replace(tzinfo=None) if until else None,
-            }
-        )
-    if rows:
-        session.connection().execute(
-            update(deals)
-            .where(deals.c.id == bindparam("_id"))
-            .values(
-                state=bindparam("_state"),
-                assessment=bindparam("_assessment"),
-                plan_digest=bindparam("_digest"),
-                planned_at=bindparam("_planned", type_=DateTime()),
-                replan_at=bindparam("_until", type_=DateTime()),
-            ),
-            rows,
-        )
+def _stale(
+    session: Session,
+    owners: Sequence[int],
+    playbook: Playbook,
+    heads: Sequence[Row[Any]],
+    scope: ColumnElement[bool],
+    named: bool,
+) -> tuple[freshness.Inputs, dict[int, str], set[int]]:
+    """What the digests are made of; the digest of each deal whose stored plan holds in
+    time; and the deals to plan again: those, if their inputs changed, and every other."""
+    inputs = freshness.gather(session, owners, playbook, scope=scope, named=named)
+    timely = [h.id for h in heads if h.timely and h.plan_digest]
+
+    def work(share: Sequence[int]) -> list[tuple[int, str]]:
+        return [(deal_id, freshness.digest(inputs, deal_id)) for deal_id in share]
+
+    digest = dict(spread(work, timely))
+    stale = {h.id for h in heads if h.id not in digest or h.plan_digest != digest[h.id]}
+    return inputs, digest, stale
 
 
-def _stored(session: Session, owners: Sequence[int], rows: Sequence[Any]) -> dict[int, Planned]:
-    """The plans kept from an earlier run, read back from the deals and their open steps."""
-    if not rows:
-        return {}
-    users = {
-        u.id: owner_of(u) for u in session.scalars(select(m.User).where(m.User.id.in_(owners)))
-    }
-    ids = [r.id for r in rows]
-    steps: dict[int, Any] = {}
+def _open_steps(session: Session, scope: ColumnElement[bool], ids: Sequence[int]) -> list[Row[Any]]:
+    """The open steps of these deals (all in `scope`)."""
     table = m.Step.__table__
+    if len(ids) >= MANY:
+        query = select(table).join(m.Deal, m.Deal.id == table.c.deal_id)
+        wanted = set(ids)
+        return [
+            s
+            for s in session.connection()
+            .execute(query.where(scope, table.c.status.in_(OPEN)))
+            .all()
+            if s.deal_id in wanted
+        ]
+    out = []
     for chunk in _chunks(ids):
         # Filter the status here, not in SQL: with it there, SQLite may pick the
         # (status, due) index and scan every open step once per chunk.
-        for s in session.execute(select(table).where(table.c.deal_id.in_(chunk))).all():
-            if s.status in OPEN:
-                steps[s.deal_id] = s
-    out = {}
-    for r in rows:
-        a = r.assessment
-        assessment = Assessment(
-            state=r.state,
-            reasons=tuple(a["reasons"]),
-            silent_since=_time(a["silent_since"]),
-            paused_until=_time(a["paused_until"]),
-            nurture_until=_time(a["nurture_until"]),
-            last_inbound=_time(a["last_inbound"]),
-            unanswered=a["unanswered"],
-            facts=tuple(a["facts"]),
-        )
-        open_step = steps.get(r.id)
-        out[r.id] = Planned(
-            Plan(r.key, a["contact"], assessment, step_from_row(open_step) if open_step else None),
-            users[r.owner_id],
-            r.id,
-            open_step.id if open_step is not None else None,
-        )
+        out += [
+            s
+            for s in session.connection()
+            .execute(select(table).where(table.c.deal_id.in_(chunk)))
+            .all()
+            if s.status in OPEN
+        ]
     return out
 
 
+# -- deciding ------------------------------------------------------------------------
+
+
+# One deal's new plan as it crosses processes (plain tuples pickle fastest): the step's
+# values in STEP_COLUMNS[1:15] order, and the rows to insert and update, ready for the driver.
+_Decided = tuple[int, tuple[Any, ...] | None, tuple[Any, ...] | None, tuple[Any, ...]]
+
+
+def _update(
+    session: Session,
+    owners: Sequence[int],
+    now: datetime,
+    playbook: Playbook,
+    redo: set[int],
+    inputs: freshness.Inputs,
+    digest: dict[int, str],
+    steps: Sequence[Row[Any]],
+    *,
+    draft: bool,
+    draft_due_by: datetime | None = None,
+    deals: Sequence[str] | None = None,
+    deal_ids: Sequence[int] | None = None,
+    ids: bool = False,
+) -> dict[int, tuple[_Decided, int | None]]:
+    """Plan the `redo` deals again and store their steps; deal id → (plan, step id)."""
+    if not redo:
+        return {}
+    if len(redo) < MANY:
+        rows = worlds.fetch(session, owners, playbook, deal_ids=sorted(redo))
+    else:
+        rows = worlds.fetch(session, owners, playbook, deals=deals, deal_ids=deal_ids)
+    drafted = {s.deal_id for s in steps if s.body is not None}
+    todo = [r for r in rows.deals if r["id"] in redo]
+    store = _Storing(session.connection().dialect.name, now)
+
+    def work(share: Sequence[dict[str, Any]]) -> list[_Decided]:
+        out = []
+        for deal_id, _, world in worlds.worlds(rows, share):
+            p = plan_deal(world, now, draft=draft or deal_id in drafted)
+            step = p.next
+            if step is not None and not step.drafted and draft_due_by and step.due < draft_due_by:
+                p = plan_deal(world, now)
+            found = digest.get(deal_id) or freshness.digest(inputs, deal_id)
+            out.append(store.decided(deal_id, p, replan_at(world, p, now), found))
+        return out
+
+    decided = spread(work, todo)
+    step_ids = _store(session, decided, steps, now, ids=ids)
+    _remember(session, decided)
+    return {dec[0]: (dec, step_ids.get(dec[0])) for dec in decided}
+
+
+class _Storing:
+    """A plan as the driver stores it: times in the backend's form, JSON as text."""
+
+    def __init__(self, dialect: str, now: datetime) -> None:
+        self.sqlite = dialect == "sqlite"
+        self.now = self.time(now)
+
+    def time(self, value: datetime) -> Any:
+        """What `UTCDateTime` stores: naive UTC, as text on SQLite."""
+        utc = value.astimezone(UTC)
+        if self.sqlite:  # SQLAlchemy's own text form, so comparisons in SQL stay right
+            return utc.isoformat(" ", "microseconds")[:26]
+        return utc.replace(tzinfo=None)
+
+    def decided(self, deal_id: int, p: Plan, until: datetime | None, digest: str) -> _Decided:
+        a, s = p.assessment, p.next
+        subject: str | None
+        body: str | None
+        doc = {
+            "reasons": list(a.reasons),
+            "silent_since": _iso(a.silent_since),
+            "paused_until": _iso(a.paused_until),
+            "nurture_until": _iso(a.nurture_until),
+            "last_inbound": _iso(a.last_inbound),
+            "unanswered": a.unanswered,
+            "facts": list(a.facts),
+            "contact": p.contact,
+        }
+        remembered = (a.state, _json(doc), digest, self.now,
+                      self.time(until) if until else None, deal_id)  # fmt: skip
+        if s is None:
+            return deal_id, None, None, remembered
+        subject, body, script, warnings = (s.subject, s.body, s.script, list(s.warnings))
+        if not s.drafted:  # stored undrafted: a null body says so
+            subject, body, script, warnings = None, None, None, []
+        to, cc, times = list(s.to), list(s.cc), list(s.times)
+        values = (s.play, s.variant, s.channel, to, cc, s.due, subject, body, script, s.why,
+                  warnings, s.content, times, s.dial)  # fmt: skip
+        row = (deal_id, s.play, s.variant, s.channel, _json(to), _json(cc), self.time(s.due),
+               subject, body, script, s.why, _json(warnings), s.content, _json(times), s.dial,
+               "planned", self.now)  # fmt: skip
+        return deal_id, values, row, remembered
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()  # as the engine writes JSON columns (store/db.py)
+
+
+def _assessment(state: str | None, doc: dict[str, Any]) -> Assessment:
+    return Assessment(
+        state=state,  # type: ignore[arg-type]
+        reasons=tuple(doc["reasons"]),
+        silent_since=_time(doc["silent_since"]),
+        paused_until=_time(doc["paused_until"]),
+        nurture_until=_time(doc["nurture_until"]),
+        last_inbound=_time(doc["last_inbound"]),
+        unanswered=doc["unanswered"],
+        facts=tuple(doc["facts"]),
+    )
+
+
+def _step(values: tuple[Any, ...] | None) -> Step | None:
+    if values is None:
+        return None
+    play, variant, channel, to, cc, due, subject, body, script, why, warnings = values[:11]
+    content, times, dial = values[11:]
+    return Step(
+        play=play,
+        variant=variant,
+        channel=channel,
+        to=tuple(to),
+        cc=tuple(cc),
+        due=due,
+        subject=subject or "",
+        body=body or "",
+        why=why,
+        script=script,
+        warnings=tuple(warnings),
+        content=content,
+        dial=dial,
+        times=tuple(times),
+        drafted=body is not None,
+    )
+
+
 def step_from_row(s: Any) -> Step:
-    """The domain step a stored step row holds."""
+    """The domain step a stored step row holds (`drafted` False while its body is null)."""
     return Step(
         play=s.play,
         variant=s.variant,
@@ -219,6 +381,7 @@ def step_from_row(s: Any) -> Step:
         content=s.content_key,
         dial=s.dial,
         times=tuple(s.times),
+        drafted=s.body is not None,
     )
 
 
@@ -230,316 +393,117 @@ def _time(v: str | None) -> datetime | None:
     return datetime.fromisoformat(v) if v else None
 
 
-# -- loading ------------------------------------------------------------------------
-
-
-def load_worlds(
-    session: Session,
-    owners: Sequence[int],
-    playbook: Playbook,
-    *,
-    deals: Sequence[str] | None = None,
-    deal_ids: Sequence[int] | None = None,
-) -> Iterator[tuple[int, d.Owner, World]]:
-    """Everything the planner needs, for every open deal of these owners (or the named deals).
-
-    A fixed number of queries whatever the number of deals.
-    """
-    users = {u.id: u for u in session.scalars(select(m.User).where(m.User.id.in_(owners)))}
-    owner_view = {uid: owner_of(u) for uid, u in users.items()}
-    cals = {uid: BusinessCalendar.for_owner(o) for uid, o in owner_view.items()}
-    q = select(m.Deal).where(m.Deal.owner_id.in_(owners))
-    named = deals is not None or deal_ids is not None
-    if deals is not None:
-        q = q.where(m.Deal.key.in_(deals))
-    elif deal_ids is not None:
-        q = q.where(m.Deal.id.in_(deal_ids))
-    else:
-        q = q.where(m.Deal.stage == "open")
-    deal_rows = list(session.scalars(q.order_by(m.Deal.owner_id, m.Deal.key)))
-    if not deal_rows:
-        return
-    ids = [r.id for r in deal_rows]
-    contacts = {c.id: c for c in session.scalars(_contacts_query(owners, deal_rows, named))}
-    people = {cid: _contact(c, contacts) for cid, c in contacts.items()}
-
-    by_deal: dict[int, list[d.Touch]] = defaultdict(list)
-    sent: dict[int, dict[str, Sent]] = defaultdict(dict)
-    wanted = set(ids)
-    for t in session.execute(_touches_query(owners, ids, list(contacts), named)).all():
-        key = people[t.contact_id].key if t.contact_id in people else None
-        if t.deal_id in wanted:
-            by_deal[t.deal_id].append(
-                d.Touch(
-                    at=t.at,
-                    channel=t.channel,
-                    direction=t.direction,
-                    outcome=t.outcome,
-                    contact=key,
-                    play=t.play,
-                    variant=t.variant,
-                    content=t.content_key,
-                )
-            )
-        if t.direction == "out" and key is not None:
-            owner_id = contacts[t.contact_id].owner_id
-            history = sent[owner_id].setdefault(key, Sent())
-            if t.variant:
-                history.variants.add(t.variant)
-            if t.content_key:
-                history.content.add(t.content_key)
-            if t.body:
-                history.bodies.append(t.body)
-    meetings: dict[int, list[d.Meeting]] = defaultdict(list)
-    busy: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
-    for mt, owner_id in session.execute(
-        select(m.Meeting, m.Deal.owner_id)
-        .join(m.Deal, m.Deal.id == m.Meeting.deal_id)
-        .where(m.Deal.owner_id.in_(owners))
-        .where(m.Meeting.deal_id.in_(ids) if named else m.Meeting.status != "cancelled")
-    ):
-        meeting = d.Meeting(at=mt.at, minutes=mt.minutes, confirmed=mt.confirmed, status=mt.status)  # type: ignore[arg-type]
-        if mt.deal_id in wanted:
-            meetings[mt.deal_id].append(meeting)
-        if mt.status == "scheduled":
-            busy[owner_id].append((mt.at, mt.at + timedelta(minutes=mt.minutes)))
-    promises: dict[int, list[d.Promise]] = defaultdict(list)
-    for p in session.scalars(select(m.Promise).where(_in(m.Promise.deal_id, ids, owners, named))):
-        promises[p.deal_id].append(d.Promise(by=p.by, who=p.who, note=p.note, made_at=p.made_at))  # type: ignore[arg-type]
-    content: dict[int, list[d.ContentItem]] = defaultdict(list)
-    for c in session.scalars(select(m.ContentItem).where(m.ContentItem.owner_id.in_(owners))):
-        content[c.owner_id].append(
-            d.ContentItem(
-                key=c.key, title=c.title, url=c.url, tags=tuple(c.tags), summary=c.summary
-            )
-        )
-    skipped: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
-    for sk in session.execute(
-        select(m.Step.deal_id, m.Step.play, m.Step.done_at).where(
-            m.Step.status == "skipped", _in(m.Step.deal_id, ids, owners, named)
-        )
-    ):
-        if sk.done_at is not None:
-            skipped[sk.deal_id].append((sk.play, sk.done_at))
-
-    for row in deal_rows:
-        deal = _deal(row, people, by_deal[row.id], meetings[row.id], promises[row.id])
-        since = episode_start(deal)
-        skips = frozenset(p for p, at in skipped[row.id] if since is None or at > since)
-        skips_ever = frozenset(p for p, _ in skipped[row.id])
-        cast = {
-            people[c].key: people[c]
-            for c in (row.contact_id, row.referrer_id, row.advocate_id)
-            if c is not None and c in people
-        }
-        main = people[row.contact_id]
-        if main.assistant is not None:
-            for c in contacts.values():
-                if c.owner_id == row.owner_id and c.key == main.assistant:
-                    cast[c.key] = people[c.id]
-        yield (
-            row.id,
-            owner_view[row.owner_id],
-            World(
-                owner=owner_view[row.owner_id],
-                cal=cals[row.owner_id],
-                playbook=playbook,
-                deal=deal,
-                people=cast,
-                content=content[row.owner_id],
-                sent=sent[row.owner_id],
-                skipped=skips,
-                busy=busy[row.owner_id],
-                skipped_ever=skips_ever,
-            ),
-        )
-
-
-def _in(col: Any, ids: list[int], owners: Sequence[int], named: bool) -> Any:
-    """Rows of the loaded deals: by id when a few are named, by owner when planning all."""
-    if named:
-        return col.in_(ids)
-    return col.in_(select(m.Deal.id).where(m.Deal.owner_id.in_(owners), m.Deal.stage == "open"))
-
-
-def _contacts_query(owners: Sequence[int], deal_rows: list[m.Deal], named: bool) -> Select[Any]:
-    q = select(m.Contact).where(m.Contact.owner_id.in_(owners))
-    if named:
-        ids = {c for r in deal_rows for c in (r.contact_id, r.referrer_id, r.advocate_id) if c}
-        assistants = select(m.Contact.assistant_id).where(m.Contact.id.in_(ids))
-        q = q.where(or_(m.Contact.id.in_(ids), m.Contact.id.in_(assistants)))
-    return q
-
-
-def _touches_query(
-    owners: Sequence[int], ids: list[int], contact_ids: list[int], named: bool
-) -> Select[*tuple[Any, ...]]:
-    cols = (
-        m.Touch.deal_id, m.Touch.contact_id, m.Touch.at, m.Touch.channel, m.Touch.direction,
-        m.Touch.outcome, m.Touch.play, m.Touch.variant, m.Touch.content_key, m.Touch.body,
-    )  # fmt: skip
-    q: Select[*tuple[Any, ...]] = select(*cols)
-    if named:
-        q = q.where(
-            or_(
-                m.Touch.deal_id.in_(ids),
-                and_(m.Touch.direction == "out", m.Touch.contact_id.in_(contact_ids)),
-            )
-        )
-    else:
-        q = q.join(m.Deal, m.Deal.id == m.Touch.deal_id).where(m.Deal.owner_id.in_(owners))
-    return q.order_by(m.Touch.deal_id, m.Touch.at, m.Touch.id)
-
-
-def _contact(c: m.Contact, all_contacts: dict[int, m.Contact]) -> d.Contact:
-    assistant = all_contacts.get(c.assistant_id) if c.assistant_id else None
-    return d.Contact(
-        key=c.key,
-        name=c.name,
-        first_name=c.first_name,
-        email=c.email,
-        phone=c.phone,
-        company=c.company,
-        title=c.title,
-        timezone=c.timezone,
-        linkedin=c.linkedin,
-        interests=tuple(c.interests),
-        humor_ok=c.humor_ok,
-        nearby=c.nearby,
-        assistant=assistant.key if assistant else None,
-        do_not_contact=c.do_not_contact,
-        email_bad=c.email_bad,
-    )
-
-
-def _deal(
-    row: m.Deal,
-    people: dict[int, d.Contact],
-    touches: list[d.Touch],
-    meetings: list[d.Meeting],
-    promises: list[d.Promise],
-) -> d.Deal:
-    proposal = None
-    if row.proposal_sent_at or row.proposal_expires_at or row.proposal_amount is not None:
-        proposal = d.Proposal(
-            sent_at=row.proposal_sent_at,
-            expires_at=row.proposal_expires_at,
-            amount=row.proposal_amount,
-            currency=row.proposal_currency,
-        )
-
-    def key(cid: int | None) -> str | None:
-        return people[cid].key if cid is not None and cid in people else None
-
-    return d.Deal(
-        key=row.key,
-        contact=people[row.contact_id].key,
-        title=row.title,
-        stage=row.stage,  # type: ignore[arg-type]
-        problem=row.problem,
-        benefits=row.benefits,
-        cost_of_inaction=row.cost_of_inaction,
-        referrer=key(row.referrer_id),
-        advocate=key(row.advocate_id),
-        urgency=row.urgency,  # type: ignore[arg-type]
-        permission_to_say_no=row.permission_to_say_no,
-        created_at=row.created_at,
-        proposal=proposal,
-        tags=tuple(row.tags),
-        touches=tuple(touches),
-        meetings=tuple(meetings),
-        promises=tuple(promises),
-        paused_until=row.paused_until,
-    )
-
-
 # -- storing ------------------------------------------------------------------------
 
 
-def store_plans(
-    session: Session, plans: Sequence[tuple[int, Plan]], now: datetime
+def _store(
+    session: Session,
+    decided: Sequence[_Decided],
+    steps: Sequence[Row[Any]],
+    now: datetime,
+    *,
+    ids: bool,
 ) -> dict[int, int]:
-    """Keep each deal's open step in line with its plan; returns deal id → open step id."""
-    ids = [deal_id for deal_id, _ in plans]
-    open_steps: dict[int, list[m.Step]] = defaultdict(list)
-    states: dict[int, str | None] = {}
-    for chunk in _chunks(ids):
-        for s in session.scalars(select(m.Step).where(m.Step.deal_id.in_(chunk))):
-            if s.status in OPEN:  # in Python: see _stored
-                open_steps[s.deal_id].append(s)
-        states.update(
-            {
-                r.id: r.state
-                for r in session.execute(
-                    select(m.Deal.id, m.Deal.state).where(m.Deal.id.in_(chunk))
-                )
-            }
-        )
+    """Keep each deal's open step in line with its plan; deal id → open step id if `ids`."""
+    old: dict[int, list[Row[Any]]] = {}
+    for s in steps:
+        old.setdefault(s.deal_id, []).append(s)
     cancel: list[int] = []
+    fill: list[dict[str, Any]] = []
     new: list[tuple[Any, ...]] = []
-    new_state: list[dict[str, Any]] = []
     kept: dict[int, int] = {}
-    for deal_id, p in plans:
-        if states.get(deal_id) != p.assessment.state:
-            new_state.append({"_id": deal_id, "_state": p.assessment.state})
-        step = p.next
+    for deal_id, values, row, _ in decided:
         keep = None
-        for old in open_steps.get(deal_id, []):
-            if keep is None and step is not None and _same(old, step):
-                keep = old
+        for s in old.get(deal_id, ()):
+            if keep is None and values is not None and _same(s, values):
+                keep = s
             else:
-                cancel.append(old.id)
-        if keep is not None:
-            kept[deal_id] = keep.id
-        elif step is not None:
-            new.append(_step_row(deal_id, step, now))
-    if cancel:
-        for chunk in _chunks(cancel):
-            session.execute(
-                update(m.Step)
-                .where(m.Step.id.in_(chunk))
-                .values(status="cancelled", done_at=now)
-                .execution_options(synchronize_session=False)
-            )
-    if new_state:
-        deals = m.Deal.__table__
-        assert isinstance(deals, Table)
+                cancel.append(s.id)
+        if values is None or row is None:
+            continue
+        if keep is None:
+            new.append(row)
+            continue
+        kept[deal_id] = keep.id
+        if keep.body is None and (keep.variant != values[1] or values[7] is not None):
+            fill.append(_filling(keep.id, values))  # drafted now, or its variant changed
+    for chunk in _chunks(cancel):
+        session.execute(
+            update(m.Step)
+            .where(m.Step.id.in_(chunk))
+            .values(status="cancelled", done_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    if fill:
+        table = m.Step.__table__
+        assert isinstance(table, Table)
         session.connection().execute(
-            update(deals).where(deals.c.id == bindparam("_id")).values(state=bindparam("_state")),
-            new_state,
+            update(table)
+            .where(table.c.id == bindparam("_id"))
+            .values(
+                {
+                    name: bindparam(f"_{name}", type_=table.c[name].type)
+                    for name in _FILLED
+                    if name not in ("subject", "body")
+                }
+                | {  # words the seller approved stay theirs
+                    "subject": func.coalesce(table.c.subject, bindparam("_subject")),
+                    "body": func.coalesce(table.c.body, bindparam("_body")),
+                }
+            ),
+            fill,
         )
     if new:
-        insert_rows(session, m.Step.__table__, STEP_COLUMNS, new)
-        for chunk in _chunks([row[0] for row in new]):
-            for r in session.execute(
-                select(m.Step.deal_id, m.Step.id).where(
-                    m.Step.deal_id.in_(chunk), m.Step.status == "planned"
-                )
-            ):
-                kept[r.deal_id] = r.id
+        insert_rows(session, m.Step.__table__, STEP_COLUMNS, new, converted=True)
+        if ids:
+            for chunk in _chunks([row[0] for row in new]):
+                for r in session.execute(
+                    select(m.Step.deal_id, m.Step.id).where(
+                        m.Step.deal_id.in_(chunk), m.Step.status == "planned"
+                    )
+                ):
+                    kept[r.deal_id] = r.id
     return kept
 
 
-def _same(old: m.Step, step: Step) -> bool:
-    """An open step still right for the plan; an approved (edited) draft keeps its words."""
-    if old.play != step.play or old.channel != step.channel or list(old.to) != list(step.to):
+_FILLED = ("variant", "subject", "body", "script", "why", "warnings", "content_key", "times",
+           "dial")  # fmt: skip
+
+
+def _filling(step_id: int, values: tuple[Any, ...]) -> dict[str, Any]:
+    named = dict(zip(STEP_COLUMNS[1:15], values, strict=True))
+    return {"_id": step_id} | {f"_{name}": named[name] for name in _FILLED}
+
+
+def _same(old: Row[Any], new: tuple[Any, ...]) -> bool:
+    """An open step still right for the plan (see the module's docstring)."""
+    play, variant, channel, to, cc, due, subject, body = new[:8]
+    if old.play != play or old.channel != channel or list(old.to) != to:
         return False
-    if old.status == "approved":
+    if old.status == "approved":  # an approved (edited) draft keeps its words
         return True
-    return (
-        old.variant == step.variant
-        and old.due == step.due
-        and old.subject == step.subject
-        and old.body == step.body
-        and list(old.cc) == list(step.cc)
+    if old.body is None:  # undrafted: the same move, whatever the variant
+        return bool(list(old.cc) == cc and old.due == due)
+    return bool(
+        old.variant == variant
+        and old.due == due
+        and old.subject == subject
+        and old.body == body
+        and list(old.cc) == cc
     )
 
 
-def _step_row(deal_id: int, s: Step, now: datetime) -> tuple[Any, ...]:
-    return (
-        deal_id, s.play, s.variant, s.channel, list(s.to), list(s.cc), s.due, s.subject, s.body,
-        s.script, s.why, list(s.warnings), s.content, list(s.times), s.dial, "planned", now,
-    )  # fmt: skip
+def _remember(session: Session, decided: Sequence[_Decided]) -> None:
+    """Store each deal's assessment, the digest it was made from, and until when it holds."""
+    if not decided:
+        return
+    conn = session.connection()
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(
+        f"UPDATE deals SET state = {mark}, assessment = {mark}, plan_digest = {mark}, "
+        f"planned_at = {mark}, replan_at = {mark} WHERE id = {mark}",
+        [dec[3] for dec in decided],
+    )
 
 
 def _chunks(ids: Sequence[int], size: int = 900) -> Iterable[Sequence[int]]:
