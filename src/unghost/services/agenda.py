@@ -232,7 +232,7 @@ def finish_step(
 
 def record_step_touches(session: Session, deal: m.Deal, step: m.Step, at: datetime) -> int:
     """Store the touches the done step leaves; returns the last one's id."""
-    from unghost.services.workspace import touch_fingerprint
+    from unghost.services.touchrows import touch_fingerprint
 
     contact_id = deal.contact_id
     if step.to:

@@ -32,7 +32,7 @@ from unghost.errors import BadInput
 from unghost.services import plan as planning
 from unghost.services.owners import owner_of
 from unghost.services.reactions import Kind, MatchedBy, Reaction, contacts_with
-from unghost.services.workspace import touch_fingerprint
+from unghost.services.touchrows import touch_fingerprint
 from unghost.store import models as m
 
 PLAUSIBLE_AGE = timedelta(days=30)  # a Date older than this is not when the message came

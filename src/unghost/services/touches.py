@@ -14,7 +14,7 @@ from unghost.services import checks
 from unghost.services.browse import find_deal
 from unghost.services.checks import quote
 from unghost.services.plan import plan
-from unghost.services.workspace import touch_fingerprint
+from unghost.services.touchrows import touch_fingerprint
 from unghost.store import models as m
 
 

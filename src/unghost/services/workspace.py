@@ -8,9 +8,9 @@ file twice changes nothing.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import partial
@@ -21,20 +21,12 @@ import orjson
 from sqlalchemy import Engine, FromClause, insert, select, update
 from sqlalchemy.orm import Session
 
-from unghost.domain.model import (
-    CHANNELS,
-    DIRECTIONS,
-    MEETING_STATUSES,
-    OUTCOMES,
-    PROMISE_BY,
-    STAGES,
-    URGENCIES,
-    WEEKDAYS,
-)
+from unghost.domain.model import MEETING_STATUSES, PROMISE_BY, STAGES, URGENCIES, WEEKDAYS
 from unghost.errors import BadInput
 from unghost.services import checks
 from unghost.services.checks import quote
 from unghost.services.owners import resolve_owner
+from unghost.services.touchrows import TOUCH_COLUMNS, TouchRows, batches_in_worker, use_worker
 from unghost.store import models as m
 from unghost.store.bulk import insert_rows
 from unghost.store.db import transaction
@@ -57,10 +49,6 @@ _FIELDS: dict[str, set[str]] = {
     "deals": {
         "id", "contact", "title", "stage", "problem", "benefits", "cost_of_inaction",
         "referrer", "advocate", "urgency", "permission_to_say_no", "created_at", "proposal", "tags",
-    },
-    "touches": {
-        "deal", "contact", "at", "channel", "direction", "outcome", "subject", "body", "play",
-        "variant", "content",
     },
     "meetings": {"deal", "at", "minutes", "confirmed", "status"},
     "promises": {"deal", "by", "who", "note", "made_at"},
@@ -504,107 +492,40 @@ class _Importer:
     def _touches(
         self, rows: Sequence[Any], deals: Mapping[str, int], contacts: Mapping[str, int]
     ) -> None:
-        # The hot loop of a big import: a fast path for well-formed touches, and the
-        # careful checks (with their precise messages) only when something is off.
+        # The hot loop of a big import lives in touchrows; here the rows are written.
         deal_contact = {
             d: c
             for d, c in self.s.execute(
                 select(m.Deal.id, m.Deal.contact_id).where(m.Deal.owner_id == self.owner.id)
             )
         }
-        known: set[tuple[int, str]] = {
-            (d, f)
-            for d, f in self.s.execute(
-                select(m.Touch.deal_id, m.Touch.fingerprint)
+        known = set(
+            self.s.scalars(
+                select(m.Touch.fingerprint)
                 .join(m.Deal, m.Deal.id == m.Touch.deal_id)
                 .where(m.Deal.owner_id == self.owner.id)
             )
-        }
-        fields = _FIELDS["touches"]
-        channels, directions, outcomes = set(CHANNELS), set(DIRECTIONS), set(OUTCOMES)
-        batch: list[tuple[Any, ...]] = []
-        tz = self.tz
+        )
+        made = TouchRows(
+            rows,
+            deals=deals,
+            contacts=contacts,
+            deal_contact=deal_contact,
+            known=known,
+            tz=self.tz,
+            loc=self.loc,
+        )
         # SQLite stores times as text: hand it the text (what SQLAlchemy would write).
         as_text = self.s.connection().dialect.name == "sqlite"
-        for i, d in enumerate(rows):
-            if type(d) is not dict:
-                raise BadInput(f"{self.loc('touches', i)}: must be an object")
-            if not fields.issuperset(d):
-                _unknown(d, fields, self.loc("touches", i))
-            deal_key = d.get("deal")
-            deal_id = deals.get(deal_key) if type(deal_key) is str else None
-            if deal_id is None:
-                checks.key(deal_key, self.loc("touches", i, "deal"))
-                raise BadInput(f"{self.loc('touches', i, 'deal')}: no deal {quote(deal_key)}")
-            ckey = d.get("contact")
-            contact_id: int | None = deal_contact[deal_id]
-            if ckey is not None:
-                contact_id = contacts.get(ckey) if type(ckey) is str else None
-                if contact_id is None:
-                    raise BadInput(f"{self.loc('touches', i, 'contact')}: no contact {quote(ckey)}")
-            channel, direction, outcome = d.get("channel"), d.get("direction"), d.get("outcome")
-            subject, body, play = d.get("subject"), d.get("body"), d.get("play")
-            variant, content = d.get("variant"), d.get("content")
-            when = _fast_moment(d.get("at"))
-            if (
-                when is None
-                or channel not in channels
-                or direction not in directions
-                or (outcome is not None and outcome not in outcomes)
-                or not (subject is None or (type(subject) is str and _plain(subject, 1000)))
-                or not (body is None or (type(body) is str and _plain(body, 100_000)))
-                or not (play is None or (type(play) is str and 0 < len(play) <= 200))
-                or not (variant is None or (type(variant) is str and 0 < len(variant) <= 200))
-                or not (content is None or (type(content) is str and 0 < len(content) <= 200))
-            ):
-                checked = self._touch(i, d, tz)
-                when, channel, direction, outcome, subject, body, play, variant, content = checked
-                assert when is not None
-            else:
-                subject = subject.strip() or None if subject else None
-                body = body.strip() or None if body else None
-            at = utc_text(when)
-            fp = _digest(deal_id, contact_id, at, channel, direction, outcome, subject, body, play)
-            if (deal_id, fp) in known:
-                self.result.unchanged["touches"] += 1
-                continue
-            known.add((deal_id, fp))
-            batch.append(
-                (deal_id, contact_id, fp, at if as_text else datetime.fromisoformat(at),
-                 channel, direction, outcome, subject, body, play, variant, content)
-            )  # fmt: skip
-            if len(batch) >= CHUNK:
-                self._flush_touches(batch)
-            if (i + 1) % CHUNK == 0:
-                self.tick(CHUNK)
-        self._flush_touches(batch)
-        self.tick(len(rows) % CHUNK)
-
-    def _touch(self, i: int, d: Mapping[str, Any], tz: str) -> tuple[Any, ...]:
-        at = partial(self.loc, "touches", i)
-        channel = checks.choice(d.get("channel"), at("channel"), CHANNELS, default=None)
-        direction = checks.choice(d.get("direction"), at("direction"), DIRECTIONS, default=None)
-        if channel is None:
-            raise BadInput(f"{at('channel')}: required")
-        if direction is None:
-            raise BadInput(f"{at('direction')}: required")
-        return (
-            checks.moment(d.get("at"), at("at"), tz=tz, required=True),
-            channel,
-            direction,
-            checks.choice(d.get("outcome"), at("outcome"), OUTCOMES, default=None),
-            checks.text(d.get("subject"), at("subject"), max_len=1000),
-            checks.text(d.get("body"), at("body"), max_len=100_000),
-            checks.key(d["play"], at("play")) if d.get("play") else None,
-            checks.key(d["variant"], at("variant")) if d.get("variant") else None,
-            checks.key(d["content"], at("content")) if d.get("content") else None,
-        )
-
-    def _flush_touches(self, batch: list[tuple[Any, ...]]) -> None:
-        if batch:
-            insert_rows(self.s, m.Touch.__table__, TOUCH_COLUMNS, batch, converted=True)
-            self.result.created["touches"] += len(batch)
-            batch.clear()
+        batches = batches_in_worker(made) if use_worker(len(rows)) else made.batches()
+        with closing(batches):
+            for read, new in batches:
+                if not as_text:
+                    new = [(*r[:3], datetime.fromisoformat(r[3]), *r[4:]) for r in new]
+                insert_rows(self.s, m.Touch.__table__, TOUCH_COLUMNS, new, converted=True)
+                self.result.created["touches"] += len(new)
+                self.tick(read)
+        self.result.unchanged["touches"] += made.unchanged
 
     # -- meetings and promises --------------------------------------------------
     def _meetings(self, rows: Sequence[Any], deals: Mapping[str, int]) -> None:
@@ -741,57 +662,6 @@ def _insert_dicts(session: Session, table: FromClause, rows: list[dict[str, Any]
 def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
     for start in range(0, len(rows), CHUNK):
         yield rows[start : start + CHUNK]
-
-
-def _fast_moment(value: Any) -> datetime | None:
-    """The common case (a full ISO time with offset) without the regex; None if unsure."""
-    if isinstance(value, str) and len(value) >= 20 and value[10] == "T" and value[-6] in "+-":
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
-
-TOUCH_COLUMNS = (
-    "deal_id", "contact_id", "fingerprint",
-    "at", "channel", "direction", "outcome", "subject", "body", "play", "variant", "content_key",
-)  # fmt: skip
-
-
-def _plain(value: str, max_len: int) -> bool:
-    return len(value) <= max_len and "\x00" not in value
-
-
-def utc_text(at: datetime) -> str:
-    """A time as naive UTC text, "2026-11-23 14:00:00.000000": how touches are stored and hashed."""
-    return at.astimezone(UTC).isoformat(" ", "microseconds")[:26]
-
-
-def _digest(
-    deal_id: int,
-    contact_id: int | None,
-    at: str,
-    channel: str,
-    direction: str,
-    outcome: str | None,
-    subject: str | None,
-    body: str | None,
-    play: str | None,
-) -> str:
-    text = (
-        f"{deal_id}\x1f{contact_id}\x1f{at}\x1f{channel}\x1f{direction}\x1f{outcome or ''}"
-        f"\x1f{subject or ''}\x1f{body or ''}\x1f{play or ''}"
-    )
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-
-
-def touch_fingerprint(deal_id: int, contact_id: int | None, values: Sequence[Any]) -> str:
-    """A digest of a touch (TOUCH_COLUMNS[3:] order): the same touch twice is one touch."""
-    at, channel, direction, outcome, subject, body, play = values[:7]
-    return _digest(
-        deal_id, contact_id, utc_text(at), channel, direction, outcome, subject, body, play
-    )
 
 
 # -- export ---------------------------------------------------------------------
