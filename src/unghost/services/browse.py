@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import ColumnElement, String, case, cast, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from unghost.domain.model import REASONS, STATES
+from unghost.domain.playbook import Playbook
 from unghost.errors import NotFound
 from unghost.services import checks
+from unghost.services import plan as planning
 from unghost.services.checks import quote
 from unghost.store import models as m
 
@@ -91,6 +93,51 @@ def list_deals(session: Session, owners: list[int]) -> list[dict[str, Any]]:
 PAGE_SIZE = 50
 
 
+def _state() -> ColumnElement[Any]:
+    """A deal's state as people read it: a won or lost deal is that, planned or not (only
+    open deals are planned, so their stored state may predate the stage)."""
+    return case((m.Deal.stage.in_(("won", "lost")), m.Deal.stage), else_=m.Deal.state)
+
+
+def _has_reason(reason: str) -> ColumnElement[bool]:
+    # The reasons are stored in the assessment's JSON, as quoted words of their own.
+    return cast(m.Deal.assessment, String).like(f'%"{reason}"%')
+
+
+def replan_stale(session: Session, owners: list[int], now: datetime, playbook: Playbook) -> int:
+    """Plan the open deals never planned or whose plan has run out, so that the states and
+    reasons stored on the deals are right at `now`; returns how many were planned."""
+    stale = list(
+        session.scalars(
+            select(m.Deal.id).where(
+                m.Deal.owner_id.in_(owners),
+                m.Deal.stage == "open",
+                or_(m.Deal.planned_at.is_(None), m.Deal.replan_at <= now),
+            )
+        )
+    )
+    if stale:
+        planning.plan(session, owners, now, playbook=playbook, deal_ids=stale)
+    return len(stale)
+
+
+def deal_counts(session: Session, owners: list[int]) -> dict[str, Any]:
+    """How many deals these owners have in each state and with each silence reason, in one
+    grouped query: `{"total": n, "states": {state: n}, "reasons": {reason: n}}`."""
+    state = _state()
+    columns = [func.sum(case((_has_reason(r), 1), else_=0)) for r in REASONS]
+    rows = session.execute(
+        select(state, func.count(), *columns).where(m.Deal.owner_id.in_(owners)).group_by(state)
+    ).all()
+    states: dict[str, int] = {}
+    reasons = dict.fromkeys(REASONS, 0)
+    for row in rows:
+        states[row[0] or "unplanned"] = int(row[1])
+        for reason, n in zip(REASONS, row[2:], strict=True):
+            reasons[reason] += int(n or 0)
+    return {"total": sum(states.values()), "states": states, "reasons": reasons}
+
+
 def deals_page(
     session: Session,
     owners: list[int],
@@ -106,7 +153,7 @@ def deals_page(
     Returns the page and the next cursor (None on the last page)."""
     contact = aliased(m.Contact)
     query = (
-        select(m.Deal, contact.key, contact.name, contact.company, m.User.timezone)
+        select(m.Deal, contact.key, contact.name, contact.company, m.User.timezone, _state())
         .join(contact, contact.id == m.Deal.contact_id)
         .join(m.User, m.User.id == m.Deal.owner_id)
         .where(m.Deal.owner_id.in_(owners))
@@ -114,7 +161,7 @@ def deals_page(
         .limit(limit + 1)
     )
     if state:
-        query = query.where(m.Deal.state == checks.choice(state, "state", STATES, default=None))
+        query = query.where(_state() == checks.choice(state, "state", STATES, default=None))
     if search:
         like = (
             "%" + search.strip().lower().replace("\\", "").replace("%", "").replace("_", "") + "%"
@@ -129,8 +176,7 @@ def deals_page(
         )
     if reason:
         checks.choice(reason, "reason", REASONS, default=None)
-        # The reasons are stored in the assessment's JSON, as quoted words of their own.
-        query = query.where(cast(m.Deal.assessment, String).like(f'%"{reason}"%'))
+        query = query.where(_has_reason(reason))
     if cursor:
         query = query.where(m.Deal.key > checks.one_line(cursor, "cursor", max_len=200))
     rows = session.execute(query).all()
@@ -146,7 +192,7 @@ def deals_page(
         ):
             nexts[row.deal_id] = row  # the earliest open step wins
     out = []
-    for deal, ckey, cname, company, tz_name in rows:
+    for deal, ckey, cname, company, tz_name, shown_state in rows:
         reasons = list((deal.assessment or {}).get("reasons", ()))
         step = nexts.get(deal.id)
         tz = checks.zone(tz_name)
@@ -158,7 +204,7 @@ def deals_page(
                 "contact_name": cname,
                 "company": company,
                 "stage": deal.stage,
-                "state": deal.state,
+                "state": shown_state,
                 "reasons": reasons,
                 "next": {
                     "play": step.play,
@@ -198,23 +244,42 @@ def deal_timeline(session: Session, owners: list[int], key: str) -> dict[str, An
         for c in session.scalars(select(m.Contact).where(m.Contact.owner_id == deal.owner_id))
     }
     events: list[dict[str, Any]] = []
+    # A reply is shown on the inbound touch it left; one that left none, on its own.
+    replies = list(
+        session.scalars(
+            select(m.Reply)
+            .where(m.Reply.deal_id == deal.id, m.Reply.owner_id == deal.owner_id)
+            .order_by(m.Reply.received_at, m.Reply.id)
+        )
+    )
+    by_touch = {r.touch_id: r for r in replies if r.touch_id is not None}
+    touch_ids: set[int] = set()
     for t in session.scalars(
         select(m.Touch).where(m.Touch.deal_id == deal.id).order_by(m.Touch.at, m.Touch.id)
     ):
+        touch_ids.add(t.id)
         who = contacts[t.contact_id].key if t.contact_id in contacts else None
-        events.append(
-            {
-                "at": _iso(t.at, tz),
-                "kind": "touch",
-                "channel": t.channel,
-                "direction": t.direction,
-                "outcome": t.outcome,
-                "contact": who,
-                "subject": t.subject,
-                "body": t.body,
-                "play": t.play,
-            }
-        )
+        event: dict[str, Any] = {
+            "at": _iso(t.at, tz),
+            "kind": "touch",
+            "channel": t.channel,
+            "direction": t.direction,
+            "outcome": t.outcome,
+            "contact": who,
+            "subject": t.subject,
+            "body": t.body,
+            "play": t.play,
+        }
+        if t.id in by_touch:
+            event["reply"] = _reply(by_touch[t.id])
+        events.append(event)
+    for r in replies:
+        if r.touch_id not in touch_ids:
+            who = contacts[r.contact_id].key if r.contact_id in contacts else None
+            events.append(
+                {"at": _iso(r.received_at, tz), "kind": "reply", "contact": who,
+                 "subject": r.subject, "reply": _reply(r)}
+            )  # fmt: skip
     for mt in session.scalars(select(m.Meeting).where(m.Meeting.deal_id == deal.id)):
         events.append(
             {
@@ -248,7 +313,11 @@ def deal_timeline(session: Session, owners: list[int], key: str) -> dict[str, An
         "stage": deal.stage,
         "state": deal.state,
         "urgency": deal.urgency,
+        "reasons": list((deal.assessment or {}).get("reasons", ())),
         "problem": deal.problem,
+        "benefits": deal.benefits,
+        "cost_of_inaction": deal.cost_of_inaction,
+        "proposal": _proposal(deal, tz),
         "contact": {
             "id": contact.key,
             "name": contact.name,
@@ -260,6 +329,31 @@ def deal_timeline(session: Session, owners: list[int], key: str) -> dict[str, An
         "referrer": contacts[deal.referrer_id].key if deal.referrer_id else None,
         "advocate": contacts[deal.advocate_id].key if deal.advocate_id else None,
         "events": events,
+    }
+
+
+def _proposal(deal: m.Deal, tz: Any) -> dict[str, Any] | None:
+    if deal.proposal_sent_at is None and deal.proposal_expires_at is None:
+        return None
+    return {
+        "sent_at": _iso(deal.proposal_sent_at, tz),
+        "expires_at": deal.proposal_expires_at.isoformat() if deal.proposal_expires_at else None,
+        "amount": str(deal.proposal_amount) if deal.proposal_amount is not None else None,
+        "currency": deal.proposal_currency,
+    }
+
+
+def _reply(r: m.Reply) -> dict[str, Any]:
+    """What reading a reply found: its new text, intent (as corrected), auto-reply, bounce."""
+    return {
+        "id": r.id,
+        "from": r.from_address,
+        "new_text": r.new_text,
+        "intent": r.corrected_intent or r.intent,
+        "auto_reply": r.auto_reply,
+        "bounce": r.bounce,
+        "reaction": r.reaction,
+        "handled": r.handled_at is not None,
     }
 
 
