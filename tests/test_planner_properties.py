@@ -929,3 +929,26 @@ def test_planning_the_same_world_at_the_same_time_twice_gives_the_same_step(
     assert plan_deal(world, now) == first
     assert cadence(world, now) == cadence(world, now)
     assert dict(world.sent) == sent_before  # planning changed nothing it was given
+
+
+@PROPERTY
+@given(worlds())
+def test_a_step_decided_without_its_words_is_the_drafted_step_unless_drafting_switched_it(
+    case: Case,
+) -> None:
+    """`refresh` stores steps undrafted; drafting them later must land on the same move,
+    or else on another variant or play only because a draft read too close to a message
+    the recipient already received (the one thing a step without words cannot know)."""
+    world, now = case.world, case.now
+    lazy, drafted = plan_deal(world, now, draft=False), plan_deal(world, now)
+    assert lazy.assessment == drafted.assessment
+    if lazy.next is None or drafted.next is None:
+        assert lazy.next is None or world.history(lazy.next.to[0]).bodies
+        return
+    assert not lazy.next.drafted and drafted.next.drafted
+    assert (lazy.next.subject, lazy.next.body, lazy.next.script) == ("", "", None)
+    words = {"subject": "", "body": "", "script": None, "warnings": (), "drafted": False}
+    if (lazy.next.play, lazy.next.variant) == (drafted.next.play, drafted.next.variant):
+        assert replace(drafted.next, **words) == lazy.next
+    else:  # switched: only possible against what that person already read
+        assert world.history(lazy.next.to[0]).bodies

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from unghost.channels.ics import busy_times
@@ -23,6 +23,8 @@ from unghost.services.owners import owner_of
 from unghost.store import models as m
 
 QUESTION_DAYS = 14  # how far back an unconfirmed meeting still deserves a question
+# The play that comes right after replies when the deal's meeting was missed.
+MISSED_MEETING = "missed-meeting"
 
 
 def today(
@@ -32,6 +34,8 @@ def today(
     *,
     playbook: Playbook,
     replan: Literal["all", "stale"] = "all",
+    limit: int | None = None,
+    start: int = 0,
 ) -> dict[str, Any]:
     """What is due today, in order: replies, then missed meetings, then by due time.
 
@@ -39,6 +43,9 @@ def today(
     against its inputs (the CLI: an import may have changed anything); `"stale"` replans
     only the deals never planned or whose plan has run out, and reads the rest from the
     stored steps — for the web app, where every write replans the deal it changes.
+    With `limit`, only the items from `start` to `start + limit` are made (a page of the
+    web app's Today: an owner with thousands of deals may have thousands due), and
+    `total` says how many there are in all.
     """
     items: list[tuple[tuple[int, str], dict[str, Any]]] = []
     for reply, deal_key, contact_key, tz_name in session.execute(
@@ -53,15 +60,21 @@ def today(
         items.append(
             ((0, reply.received_at.isoformat()), _reply_item(reply, deal_key, contact_key, tz_name))
         )
-    due = _due_all(session, owners, now, playbook) if replan == "all" else (
-        _due_stored(session, owners, now, playbook))  # fmt: skip
+    if replan == "all":
+        due = _due_all(session, owners, now, playbook)
+        due_total = None
+    else:
+        first = None if limit is None else start + limit
+        due, due_total = _due_stored(session, owners, now, playbook, first=first)
     first_tz: str | None = None
+    steps = 0
     for deal_key, contact_key, step_id, step, tz_name, reasons in due:
         tz = zone(tz_name)
         first_tz = first_tz or tz_name
         if step.due >= planning.end_of_day(now, tz):
             continue
-        rank = 1 if "missed_meeting" in reasons and step.play == "missed-meeting" else 2
+        steps += 1
+        rank = 1 if "missed_meeting" in reasons and step.play == MISSED_MEETING else 2
         item = {"kind": "step", "deal": deal_key, "contact": contact_key, "step_id": step_id}
         item.update(planning.step_json(step, tz))
         items.append(((rank, step.due.astimezone(zone("UTC")).isoformat()), item))
@@ -71,7 +84,10 @@ def today(
     if first_tz is None:
         first_tz = session.scalar(select(m.User.timezone).where(m.User.id.in_(owners)).limit(1))
     as_of = now.astimezone(zone(first_tz or "UTC")).isoformat()
-    return {"as_of": as_of, "items": [i for _, i in items]}
+    if limit is None:
+        return {"as_of": as_of, "items": [i for _, i in items]}
+    total = len(items) - steps + (steps if due_total is None else due_total)
+    return {"as_of": as_of, "items": [i for _, i in items[start : start + limit]], "total": total}
 
 
 # (deal, contact, step id, step, owner's zone, the deal's silence reasons)
@@ -88,8 +104,11 @@ def _due_all(session: Session, owners: list[int], now: datetime, playbook: Playb
 
 
 def _due_stored(
-    session: Session, owners: list[int], now: datetime, playbook: Playbook
-) -> list[_Due]:
+    session: Session, owners: list[int], now: datetime, playbook: Playbook, *, first: int | None
+) -> tuple[list[_Due], int]:
+    """The stored open steps due by the end of their owner's day, by due time, and how
+    many there are; with `first`, only the first that many (and every missed-meeting
+    step, which may rank ahead of them)."""
     stale = list(
         session.scalars(
             select(m.Deal.id).where(
@@ -101,16 +120,50 @@ def _due_stored(
     )
     if stale:
         planning.plan(session, owners, now, playbook=playbook, deal_ids=stale)
-    # Every owner's day ends within a day and a half of `now`; the exact end is per owner.
-    rows = session.execute(
+    # Each owner's day ends at its own midnight: owners that share one share a bound.
+    ends: dict[datetime, list[int]] = {}
+    for user_id, tz_name in session.execute(
+        select(m.User.id, m.User.timezone).where(m.User.id.in_(owners))
+    ):
+        ends.setdefault(planning.end_of_day(now, zone(tz_name)), []).append(user_id)
+    if not ends:
+        return [], 0
+    due_today = [
+        m.Deal.stage == "open",
+        or_(*(and_(m.Deal.owner_id.in_(ids), m.Step.due < end) for end, ids in ends.items())),
+    ]
+    query = (
         select(m.Step, m.Deal.key, m.Contact.key, m.User.timezone, m.Deal.assessment)
         .join(m.Deal, m.Deal.id == m.Step.deal_id)
         .join(m.Contact, m.Contact.id == m.Deal.contact_id)
         .join(m.User, m.User.id == m.Deal.owner_id)
-        .where(m.Deal.owner_id.in_(owners), m.Deal.stage == "open")
-        .where(m.Step.status.in_(planning.OPEN), m.Step.due < now + timedelta(hours=40))
+        .where(*due_today)
         .order_by(m.Step.due, m.Step.id)
     )
+    if first is None:
+        rows = list(session.execute(query.where(m.Step.status.in_(planning.OPEN))))
+        return _due_rows(rows), len(rows)
+    # Every missed-meeting step, which may rank ahead of the others (index on play); then
+    # the first of each status by due time, each an ordered walk of (status, due, deal_id).
+    rows = list(
+        session.execute(
+            query.where(m.Step.play == MISSED_MEETING, m.Step.status.in_(planning.OPEN))
+        )
+    )
+    for status in planning.OPEN:
+        rows += session.execute(
+            query.where(m.Step.status == status, m.Step.play != MISSED_MEETING).limit(first)
+        )
+    total = session.scalar(
+        select(func.count())
+        .select_from(m.Step)
+        .join(m.Deal, m.Deal.id == m.Step.deal_id)
+        .where(m.Step.status.in_(planning.OPEN), *due_today)
+    )
+    return _due_rows(rows), total or 0
+
+
+def _due_rows(rows: Any) -> list[_Due]:
     return [
         (deal, contact, step.id, planning.step_from_row(step), tz_name,
          tuple((assessment or {}).get("reasons", ())))

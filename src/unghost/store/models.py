@@ -183,7 +183,11 @@ class Meeting(Base):
     """A scheduled call or meeting."""
 
     __tablename__ = "meetings"
-    __table_args__ = (Index("ix_meetings_deal_id_at", "deal_id", "at"),)
+    __table_args__ = (
+        Index("ix_meetings_deal_id_at", "deal_id", "at"),
+        # Today's questions: the scheduled meetings that have just passed (migration 0006).
+        Index("ix_meetings_status_at", "status", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
@@ -226,7 +230,12 @@ class Step(Base):
     """A planned play for one deal, with its rendered draft and why."""
 
     __tablename__ = "steps"
-    __table_args__ = (Index("ix_steps_status_due", "status", "due"),)
+    __table_args__ = (
+        # Today: open steps by due time, counted without reading the rows (migration 0006).
+        Index("ix_steps_status_due_deal_id", "status", "due", "deal_id"),
+        # Today: the missed-meeting steps, which come right after replies.
+        Index("ix_steps_play_status_due", "play", "status", "due"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"), index=True)

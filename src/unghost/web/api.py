@@ -73,6 +73,8 @@ class TodayItem(Loose):
 class TodayOut(BaseModel):
     as_of: str
     items: list[TodayItem]
+    total: int
+    next_cursor: str | None
 
 
 class NextOut(BaseModel):
@@ -166,11 +168,22 @@ class FinishOut(Loose):
 
 
 @router.get("/today", response_model=TodayOut)
-def api_today(request: Request, viewer: Signed) -> dict[str, Any]:
-    """What is due today, in order (the object of `unghost today --json`)."""
+def api_today(
+    request: Request,
+    viewer: Signed,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=8, pattern=r"^[0-9]+$")] = None,
+) -> dict[str, Any]:
+    """What is due today, in order (the object of `unghost today --json`), `limit` items at
+    a time: `total` counts them all; pass `next_cursor` back as `cursor` for the next."""
     app = web(request)
+    start = int(cursor or 0)
     with app.db() as s:
-        return agenda.today(s, viewer.owners, app.now(), playbook=app.playbook, replan="stale")
+        out = agenda.today(s, viewer.owners, app.now(), playbook=app.playbook, replan="stale",
+                           limit=limit, start=start)  # fmt: skip
+    more = start + len(out["items"]) < out["total"]
+    out["next_cursor"] = str(start + limit) if more else None
+    return out
 
 
 @router.get("/deals", response_model=DealsOut)

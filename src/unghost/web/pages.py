@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
@@ -39,9 +39,22 @@ def home(viewer: Signed) -> Response:
     return RedirectResponse("/today", 303)
 
 
+# Today shows this many items at a time: an owner with thousands of deals may have
+# thousands due, and a page of them is what a person works through before reloading.
+TODAY_PAGE = 25
+
+
 @router.get("/today")
-def today_page(request: Request, viewer: Signed, done: str | None = None) -> Response:
-    return render(request, "today.html", today_context(request, viewer, notice=done), page="today")
+def today_page(
+    request: Request,
+    viewer: Signed,
+    done: str | None = None,
+    start: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> Response:
+    context = today_context(request, viewer, notice=done, start=start)
+    if start and not context["items"]:  # past the end: the list got shorter
+        return RedirectResponse("/today", 303)
+    return render(request, "today.html", context, page="today")
 
 
 def today_context(
@@ -50,11 +63,13 @@ def today_context(
     *,
     errors: dict[str, dict[str, str]] | None = None,
     notice: str | None = None,
+    start: int = 0,
 ) -> dict[str, Any]:
-    """Today's agenda with the people each item names, for the template."""
+    """One page of today's agenda with the people each item names, for the template."""
     app = web(request)
     with app.db() as s:
-        data = agenda.today(s, viewer.owners, app.now(), playbook=app.playbook, replan="stale")
+        data = agenda.today(s, viewer.owners, app.now(), playbook=app.playbook, replan="stale",
+                            limit=TODAY_PAGE, start=start)  # fmt: skip
         keys = {i["contact"] for i in data["items"]} | {
             k for i in data["items"] for k in i.get("to", ())
         }
@@ -76,6 +91,9 @@ def today_context(
         )
     return {
         "items": data["items"],
+        "total": data["total"],
+        "start": start,
+        "page_size": TODAY_PAGE,
         "people": people,
         "titles": titles,
         "errors": errors or {},
