@@ -68,3 +68,14 @@ def _check(proc: subprocess.Popen[str], port: int) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_templates_saved_by_the_web_app_are_the_cli_and_workers_playbook(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert Settings.load({"UNGHOST_HOME": str(home)}).playbook_dir is None
+    (home / "playbook").mkdir(parents=True)
+    assert Settings.load({"UNGHOST_HOME": str(home)}).playbook_dir == home / "playbook"
+    other = tmp_path / "mine"
+    other.mkdir()
+    env = {"UNGHOST_HOME": str(home), "UNGHOST_PLAYBOOK": str(other)}
+    assert Settings.load(env).playbook_dir == other  # the setting wins

@@ -4,7 +4,7 @@
 | ------------------ | ------- | --------------------------- | --------------------------------- |
 | database URL       | --db    | UNGHOST_DB                  | sqlite:///<home>/unghost.db       |
 | data directory     |         | UNGHOST_HOME                | the user's data dir (platformdirs)|
-| playbook directory |         | UNGHOST_PLAYBOOK            | none: the default playbook only   |
+| playbook directory |         | UNGHOST_PLAYBOOK            | <home>/playbook if it exists      |
 | default owner      | --owner | UNGHOST_OWNER               | the only user, else local@…invalid|
 | secret key         |         | UNGHOST_SECRET_KEY, …_FILE  | <home>/secret.key, made once      |
 | public URL         |         | UNGHOST_PUBLIC_URL          | none: unsubscribe by mailto only  |
@@ -83,6 +83,9 @@ class Settings:
             playbook_dir = Path(playbook_raw).expanduser()
             if not playbook_dir.is_dir():
                 raise BadInput(f"UNGHOST_PLAYBOOK: {playbook_dir} is not a directory")
+        elif (home / "playbook").is_dir():
+            # Where the web app saves edited templates: the CLI and the worker use them too.
+            playbook_dir = home / "playbook"
         owner_email = owner or env.get("UNGHOST_OWNER") or None
         return cls(
             database_url=url,
