@@ -17,6 +17,7 @@ from unghost.services import touchrows
 from unghost.services.touchrows import TouchRows, touch_fingerprint
 from unghost.services.workspace import import_document, import_file
 from unghost.settings import Settings
+from unghost.store import bulk
 from unghost.store.db import make_engine
 
 TIMES = [
@@ -155,6 +156,36 @@ def test_rows_written_before_a_bad_touch_are_rolled_back(db_url: str, in_worker:
     with pytest.raises(BadInput, match=r"touches\[60\]\.channel: must be one of"):
         import_document(engine, doc)
     assert snapshot(engine) == before
+    engine.dispose()
+
+
+def schema(engine: Any) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        return list(conn.exec_driver_sql("SELECT type, name, sql FROM sqlite_master ORDER BY name"))
+
+
+def test_a_big_import_builds_the_touch_index_after_the_rows_and_keeps_the_schema(
+    sqlite_url: str, in_worker: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = engine_for(sqlite_url)
+    before = schema(engine)
+    assert any(name == "ix_touches_deal_id_at" for _, name, _ in before)
+    monkeypatch.setattr(bulk, "REBUILD_MIN", 1)
+    doc = many_touches()
+    doc["touches"][-1]["direction"] = "sideways"
+    with pytest.raises(BadInput, match=r"touches\[60\]\.direction"):
+        import_document(engine, doc)
+    assert schema(engine) == before
+    assert import_document(engine, many_touches()).created["touches"] == 60
+    assert schema(engine) == before
+    with engine.connect() as conn:
+        plan = " ".join(
+            str(r)
+            for r in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT * FROM touches WHERE deal_id = 1 ORDER BY at"
+            )
+        )
+    assert "ix_touches_deal_id_at" in plan
     engine.dispose()
 
 

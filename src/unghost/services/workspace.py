@@ -28,7 +28,7 @@ from unghost.services.checks import quote
 from unghost.services.owners import resolve_owner
 from unghost.services.touchrows import TOUCH_COLUMNS, TouchRows, batches_in_worker, use_worker
 from unghost.store import models as m
-from unghost.store.bulk import insert_rows
+from unghost.store.bulk import indexes_built_after, insert_rows
 from unghost.store.db import transaction
 
 FORMAT = "unghost-workspace"
@@ -517,8 +517,9 @@ class _Importer:
         )
         # SQLite stores times as text: hand it the text (what SQLAlchemy would write).
         as_text = self.s.connection().dialect.name == "sqlite"
+        may_be_new = len(rows) - len(known)  # a re-import keeps the index as it is
         batches = batches_in_worker(made) if use_worker(len(rows)) else made.batches()
-        with closing(batches):
+        with closing(batches), indexes_built_after(self.s, m.Touch.__table__, may_be_new):
             for read, new in batches:
                 if not as_text:
                     new = [(*r[:3], datetime.fromisoformat(r[3]), *r[4:]) for r in new]

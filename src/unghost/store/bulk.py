@@ -7,14 +7,18 @@ converted here the way `UTCDateTime` would store them on each backend.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import FromClause, Table
+from sqlalchemy import FromClause, Table, func, select
 from sqlalchemy.orm import Session
 
 from unghost.store.models import UTCDateTime
+
+# Fewer incoming rows than this are inserted with the indexes in place.
+REBUILD_MIN = 50_000
 
 
 def insert_rows(
@@ -67,6 +71,39 @@ def insert_rows(
         f"INSERT INTO {table_name} ({names}) VALUES ({marks})",
         rows if converted else [tuple(r) for r in rows],
     )
+
+
+@contextmanager
+def indexes_built_after(session: Session, table: FromClause, incoming: int) -> Iterator[None]:
+    """On SQLite, when more rows are coming than `table` holds, build its indexes at the end.
+
+    Sorting the rows once is cheaper than keeping each index up to date row by row. The
+    indexes are dropped and made again from their own SQL, inside the caller's
+    transaction, so an error (which skips the rebuild) rolls the drop back with the rest.
+    PostgreSQL is left alone: its DROP INDEX would lock readers out for the whole import.
+    """
+    assert isinstance(table, Table)
+    conn = session.connection()
+    indexes: list[tuple[str, str]] = []
+    if conn.dialect.name == "sqlite" and incoming >= REBUILD_MIN:
+        held = select(func.count()).select_from(
+            select(1).select_from(table).limit(incoming).subquery()
+        )
+        if (conn.scalar(held) or 0) < incoming:
+            indexes = [
+                (name, sql)
+                for name, sql in conn.exec_driver_sql(
+                    "SELECT name, sql FROM sqlite_master"
+                    " WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY name",
+                    (table.name,),
+                )
+            ]
+    quote = conn.dialect.identifier_preparer.quote
+    for name, _ in indexes:
+        conn.exec_driver_sql(f"DROP INDEX {quote(name)}")
+    yield
+    for _, sql in indexes:
+        conn.exec_driver_sql(sql)
 
 
 def _with_defaults(
