@@ -164,6 +164,13 @@ def test_one_click_unsubscribe(site: Site) -> None:
             select(m.Step).where(m.Step.deal_id.in_(deals), m.Step.status.in_(("planned",)))
         ).all()
         assert list(open_steps) == []
+        asked = s.scalars(select(m.Reply).where(m.Reply.contact_id == contact_id)).all()
+        assert [(r.intent, r.handled_at is not None) for r in asked] == [("unsubscribe", True)]
+    # It stands: the flag cannot be cleared by hand afterwards.
+    auth = {"Authorization": f"Bearer {site.token(site.owner)}"}
+    r = site.client().patch(f"/api/contacts/{key}", json={"do_not_contact": False}, headers=auth)
+    assert r.status_code == 400
+    assert "that stands for ever" in r.json()["error"]
     forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     assert c.post(f"/u/{forged}").status_code == 404
 

@@ -13,6 +13,7 @@ import hmac
 import re
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from unghost.domain.playbook import Playbook
@@ -61,10 +62,37 @@ def unsubscribe_contact(
     for person in people:
         person.do_not_contact = True
         deals.update(deals_involving(session, owner_id, person.id))
+        _record(session, person, now)
     session.flush()
     if deals:
         planning.plan(session, [owner_id], now, playbook=playbook, deal_ids=sorted(deals))
     return True
+
+
+def _record(session: Session, person: m.Contact, now: datetime) -> None:
+    """Keep the request as a reply read as "unsubscribe" (once), so it shows on the Replies
+    page and the do-not-contact flag cannot be cleared by hand later."""
+    marker = f"<unsubscribe-link.{person.id}@unghost.invalid>"
+    found = session.scalar(
+        select(m.Reply.id).where(m.Reply.owner_id == person.owner_id, m.Reply.message_id == marker)
+    )
+    if found is not None:
+        return
+    session.add(
+        m.Reply(
+            owner_id=person.owner_id,
+            contact_id=person.id,
+            message_id=marker,
+            received_at=now,
+            from_address=person.email,
+            subject="Unsubscribe (the one-click link)",
+            intent="unsubscribe",
+            confidence=1.0,
+            dates=[],
+            handled_at=now,
+            reaction=f"{person.name}: do not contact, for ever (asked through the link)",
+        )
+    )
 
 
 def _signature(contact_id: int, owner_id: int, key: SecretKey) -> str:
