@@ -192,6 +192,13 @@ class _Locator:
             return f"{record}: {fld}" if fld else record
         return f"{record}.{fld}" if fld else record
 
+    def prefix(self, kind: str, i: int) -> str:
+        """What goes before a field's name: `prefix(k, i) + f == self(k, i, f)`, built once."""
+        record = f"{kind}[{i}]"
+        if self.where is not None and record in self.where:
+            return f"{self.where[record]}: "
+        return f"{record}."
+
 
 class _Importer:
     def __init__(
@@ -304,13 +311,13 @@ class _Importer:
         ids = self._ids(m.Contact)
         assist: list[dict[str, Any]] = []
         for i, rec in enumerate(parsed):
-            row = self._contact_row(rec)
             want_assistant = ids[rec["assistant"]] if rec["assistant"] else None
             old = existing.get(rec["key"])
             if old is None:
                 if want_assistant is not None:
                     assist.append({"_id": ids[rec["key"]], "assistant_id": want_assistant})
                 continue
+            row = self._contact_row(rec)
             row["assistant_id"] = want_assistant
             given = _given(rows[i], _CONTACT_COLUMNS)
             diff = {k: v for k, v in row.items() if k in given and getattr(old, k) != v}
@@ -329,27 +336,28 @@ class _Importer:
         return ids
 
     def _contact(self, i: int, d: Any) -> dict[str, Any]:
-        at = partial(self.loc, "contacts", i)
         if not isinstance(d, dict):
             raise BadInput(f"{self.loc('contacts', i)}: must be an object")
-        _unknown(d, _FIELDS["contacts"], self.loc("contacts", i))
+        if not _FIELDS["contacts"].issuperset(d):
+            _unknown(d, _FIELDS["contacts"], self.loc("contacts", i))
+        at = self.loc.prefix("contacts", i)  # at + "name" is where the name is
         return {
-            "key": checks.key(d.get("id"), at("id")),
-            "name": checks.one_line(d.get("name"), at("name"), required=True),
-            "first_name": checks.one_line(d.get("first_name"), at("first_name"), max_len=100),
-            "email": checks.email(d.get("email"), at("email")),
-            "phone": checks.phone(d.get("phone"), at("phone"), region=self.region),
-            "company": checks.one_line(d.get("company"), at("company")),
-            "title": checks.one_line(d.get("title"), at("title")),
-            "timezone": checks.timezone(d.get("timezone"), at("timezone")),
-            "linkedin": checks.url(d.get("linkedin"), at("linkedin")),
-            "interests": checks.strings(d.get("interests"), at("interests")),
-            "humor_ok": checks.flag(d.get("humor_ok"), at("humor_ok")),
-            "nearby": checks.flag(d.get("nearby"), at("nearby")),
-            "assistant": checks.key(d["assistant"], at("assistant"))
+            "key": checks.key(d.get("id"), at + "id"),
+            "name": checks.one_line(d.get("name"), at + "name", required=True),
+            "first_name": checks.one_line(d.get("first_name"), at + "first_name", max_len=100),
+            "email": checks.email(d.get("email"), at + "email"),
+            "phone": checks.phone(d.get("phone"), at + "phone", region=self.region),
+            "company": checks.one_line(d.get("company"), at + "company"),
+            "title": checks.one_line(d.get("title"), at + "title"),
+            "timezone": checks.timezone(d.get("timezone"), at + "timezone"),
+            "linkedin": checks.url(d.get("linkedin"), at + "linkedin"),
+            "interests": checks.strings(d.get("interests"), at + "interests"),
+            "humor_ok": checks.flag(d.get("humor_ok"), at + "humor_ok"),
+            "nearby": checks.flag(d.get("nearby"), at + "nearby"),
+            "assistant": checks.key(d["assistant"], at + "assistant")
             if d.get("assistant") is not None
             else None,
-            "do_not_contact": checks.flag(d.get("do_not_contact"), at("do_not_contact")),
+            "do_not_contact": checks.flag(d.get("do_not_contact"), at + "do_not_contact"),
         }
 
     def _contact_row(self, rec: Mapping[str, Any]) -> dict[str, Any]:
@@ -396,41 +404,42 @@ class _Importer:
         return self._ids(m.Deal)
 
     def _deal(self, i: int, d: Any, contacts: Mapping[str, int]) -> dict[str, Any]:
-        at = partial(self.loc, "deals", i)
         if not isinstance(d, dict):
             raise BadInput(f"{self.loc('deals', i)}: must be an object")
-        _unknown(d, _FIELDS["deals"], self.loc("deals", i))
+        if not _FIELDS["deals"].issuperset(d):
+            _unknown(d, _FIELDS["deals"], self.loc("deals", i))
+        at = self.loc.prefix("deals", i)  # at + "contact" is where the contact is
 
         def ref(f: str, required: bool = False) -> int | None:
             v = d.get(f)
             if v is None:
                 if required:
-                    raise BadInput(f"{at(f)}: required")
+                    raise BadInput(f"{at}{f}: required")
                 return None
-            k = checks.key(v, at(f))
+            k = checks.key(v, at + f)
             if k not in contacts:
-                raise BadInput(f"{at(f)}: no contact {quote(k)}")
+                raise BadInput(f"{at}{f}: no contact {quote(k)}")
             return contacts[k]
 
         row: dict[str, Any] = {
             "owner_id": self.owner.id,
-            "key": checks.key(d.get("id"), at("id")),
+            "key": checks.key(d.get("id"), at + "id"),
             "contact_id": ref("contact", required=True),
-            "title": checks.one_line(d.get("title"), at("title"), max_len=300) or "",
-            "stage": checks.choice(d.get("stage"), at("stage"), STAGES, default="open"),
-            "problem": checks.text(d.get("problem"), at("problem"), max_len=2000),
-            "benefits": checks.text(d.get("benefits"), at("benefits"), max_len=2000),
+            "title": checks.one_line(d.get("title"), at + "title", max_len=300) or "",
+            "stage": checks.choice(d.get("stage"), at + "stage", STAGES, default="open"),
+            "problem": checks.text(d.get("problem"), at + "problem", max_len=2000),
+            "benefits": checks.text(d.get("benefits"), at + "benefits", max_len=2000),
             "cost_of_inaction": checks.text(
-                d.get("cost_of_inaction"), at("cost_of_inaction"), max_len=2000
+                d.get("cost_of_inaction"), at + "cost_of_inaction", max_len=2000
             ),
             "referrer_id": ref("referrer"),
             "advocate_id": ref("advocate"),
-            "urgency": checks.choice(d.get("urgency"), at("urgency"), URGENCIES, default="normal"),
+            "urgency": checks.choice(d.get("urgency"), at + "urgency", URGENCIES, default="normal"),
             "permission_to_say_no": checks.flag(
-                d.get("permission_to_say_no"), at("permission_to_say_no")
+                d.get("permission_to_say_no"), at + "permission_to_say_no"
             ),
-            "tags": checks.strings(d.get("tags"), at("tags")),
-            "created_at": checks.moment(d.get("created_at"), at("created_at"), tz=self.tz),
+            "tags": checks.strings(d.get("tags"), at + "tags"),
+            "created_at": checks.moment(d.get("created_at"), at + "created_at", tz=self.tz),
             "proposal_sent_at": None,
             "proposal_expires_at": None,
             "proposal_amount": None,
@@ -439,14 +448,14 @@ class _Importer:
         p = d.get("proposal")
         if p is not None:
             if not isinstance(p, dict):
-                raise BadInput(f"{at('proposal')}: must be an object")
-            _unknown(p, _PROPOSAL_FIELDS, at("proposal"))
+                raise BadInput(f"{at}proposal: must be an object")
+            _unknown(p, _PROPOSAL_FIELDS, at + "proposal")
             row["proposal_sent_at"] = checks.moment(
-                p.get("sent_at"), at("proposal.sent_at"), tz=self.tz
+                p.get("sent_at"), at + "proposal.sent_at", tz=self.tz
             )
-            row["proposal_expires_at"] = checks.day(p.get("expires_at"), at("proposal.expires_at"))
-            row["proposal_amount"] = checks.amount(p.get("amount"), at("proposal.amount"))
-            row["proposal_currency"] = checks.currency(p.get("currency"), at("proposal.currency"))
+            row["proposal_expires_at"] = checks.day(p.get("expires_at"), at + "proposal.expires_at")
+            row["proposal_amount"] = checks.amount(p.get("amount"), at + "proposal.amount")
+            row["proposal_currency"] = checks.currency(p.get("currency"), at + "proposal.currency")
         return row
 
     # -- content ----------------------------------------------------------------
