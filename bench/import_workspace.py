@@ -11,6 +11,7 @@ table of the same shape: the floor no importer can beat on this machine.
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import statistics
 import sys
@@ -72,6 +73,7 @@ def main() -> None:
     parser.add_argument("--touches-per-deal", type=int, default=20)
     parser.add_argument("--small-runs", type=int, default=3, help="repeats of the 1/10 size run")
     args = parser.parse_args()
+    print(f"{os.cpu_count()} cores, load average {_load()} before the runs")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         t0 = time.perf_counter()
@@ -118,6 +120,12 @@ def main() -> None:
             f"changed nothing: {not again.changed}"
         )
         engine.dispose()
+    # Other work on the machine slows every figure above; the load says how much there was.
+    print(f"load average {_load()} after the runs")
+
+
+def _load() -> str:
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg()) + " (1, 5, 15 min)"
 
 
 if __name__ == "__main__":
