@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/plan.py
 	$(BIN)/python bench/import_workspace.py
 	$(BIN)/python bench/replies.py
+	$(BIN)/python bench/web_today.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

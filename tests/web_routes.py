@@ -159,13 +159,14 @@ class Owned:
     _made: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, site: Site, email: str) -> Owned:
-        """Plan the user's deals and pick the first email step due today."""
+    def of(cls, site: Site, email: str, *, deal: str | None = None) -> Owned:
+        """Plan the user's deals and pick the first email step due today (of `deal`)."""
         app = site.app.state.web
         with transaction(site.engine) as s:
             user = s.scalars(select(m.User).where(m.User.email == email)).one()
             items = agenda.today(s, [user.id], site.now, playbook=app.playbook)["items"]
             steps = [i for i in items if i["kind"] == "step" and i.get("step_id")]
+            steps = [i for i in steps if deal is None or i["deal"] == deal]
             email_steps = [i for i in steps if i["channel"] == "email"] or steps
             assert email_steps, f"{email} has no step due today to fill routes with"
             first = email_steps[0]

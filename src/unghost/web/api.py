@@ -7,11 +7,12 @@ document promises and what schemathesis checks in the test suite.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from unghost.domain.model import CHANNELS, OUTCOMES, REASONS, STATES
 from unghost.services import agenda, browse, steps, touches
@@ -41,6 +42,22 @@ router = APIRouter(prefix="/api", tags=["api"], responses=ERRORS)
 Signed = Annotated[Viewer, Depends(signed_in)]
 Key = Annotated[str, Path(min_length=1, max_length=200)]
 StepId = Annotated[int, Path(ge=1, le=2**62)]
+
+# Times are text, as the schema says: pydantic alone would also take a number of seconds
+# since 1970, or a bare date, for a `datetime`.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _rfc3339(value: Any) -> Any:
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError("must be a time with its offset, like 2026-11-23T09:00:00-05:00")
+    return value
+
+
+# A time with its offset (RFC 3339 `date-time`).
+Moment = Annotated[datetime, BeforeValidator(_rfc3339)]
+# A time that may leave out its offset, then read in the owner's zone (as `unghost log --at`).
+LOCAL_TIME = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?$"
 
 
 class Loose(BaseModel):
@@ -125,7 +142,7 @@ class TouchIn(BaseModel):
     direction: Literal["out", "in"] = "out"
     outcome: Literal[OUTCOMES] | None = None  # type: ignore[valid-type]
     # Without an offset, in the owner's time zone.
-    at: datetime | None = None
+    at: Annotated[str | None, Field(max_length=40, pattern=LOCAL_TIME)] = None
     subject: Annotated[str | None, Field(max_length=1000)] = None
     body: Annotated[str | None, Field(max_length=100_000)] = None
 
@@ -145,13 +162,13 @@ class ApproveIn(BaseModel):
     body: Annotated[str | None, Field(min_length=1, max_length=20_000)] = None
     send: bool = False
     # Send at this time instead of the planned one (not with `send`).
-    at: datetime | None = None
+    at: Moment | None = None
 
 
 class SnoozeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    until: datetime
+    until: Moment
 
 
 class StepStatusOut(BaseModel):
@@ -225,7 +242,7 @@ def api_log(request: Request, viewer: Signed, deal: Key, touch: TouchIn) -> dict
             s,
             viewer.owners,
             deal=deal,
-            at=touch.at.isoformat() if touch.at else None,
+            at=touch.at,
             now=app.now(),
             playbook=app.playbook,
             channel=touch.channel,
