@@ -34,11 +34,13 @@ _OWNER = ("email", "name", "phone", "signature", "timezone", "country", "working
           "working_start", "working_end")  # fmt: skip
 
 
-_DEAL_NAMES = [c.name for c in m.Deal.__table__.c if c.name not in _BOOKKEEPING]
-_OWNER_ID = _DEAL_NAMES.index("owner_id")
-_CONTACT = _DEAL_NAMES.index("contact_id")
-_PEOPLE = [_DEAL_NAMES.index(n) for n in ("contact_id", "referrer_id", "advocate_id")]
-_ASSISTANT = [c.name for c in m.Contact.__table__.c].index("assistant_id")
+# The order of the raw rows `gather` reads (services/worlds.py builds the deals from them).
+DEAL_NAMES = [c.name for c in m.Deal.__table__.c if c.name not in _BOOKKEEPING]
+CONTACT_NAMES = [c.name for c in m.Contact.__table__.c]
+_OWNER_ID = DEAL_NAMES.index("owner_id")
+_CONTACT = DEAL_NAMES.index("contact_id")
+_PEOPLE = [DEAL_NAMES.index(n) for n in ("contact_id", "referrer_id", "advocate_id")]
+_ASSISTANT = CONTACT_NAMES.index("assistant_id")
 
 
 def _raw(table: Any, names: Sequence[str] | None = None) -> list[Label[Any]]:
@@ -57,7 +59,6 @@ class Inputs:
     owner_part: dict[int, str]  # owner → digest of the playbook, owner, content, meetings
     deals: dict[int, tuple[Any, ...]]  # the deal's row, bookkeeping left out
     contacts: dict[int, tuple[Any, ...]]
-    shown: dict[int, str]  # contact → its row, as text
     received: dict[int, tuple[Any, ...]]  # contact → (count, last id) of touches sent to them
     touches: dict[int, tuple[Any, ...]]  # deal → (count, last id) of its touches
     skipped: dict[int, tuple[Any, ...]]
@@ -102,10 +103,11 @@ def gather(
         ).all()
     }
     contacts_q = select(*_raw(m.Contact.__table__)).where(m.Contact.owner_id.in_(owners))
-    received_q = (
+    received_q = (  # touches sent to nobody in particular are nobody's: not counted
         select(m.Touch.contact_id, func.count(), func.max(m.Touch.id))
         .join(m.Deal, m.Deal.id == m.Touch.deal_id)
         .where(m.Deal.owner_id.in_(owners), m.Touch.direction == "out")
+        .where(m.Touch.contact_id.is_not(None))
     )
     if named:  # the deals' people and their assistants, not the whole book
         cast = {d[i] for d in deals.values() for i in _PEOPLE if d[i]}
@@ -142,7 +144,7 @@ def gather(
         },
         deals=deals,
         contacts=contacts,
-        shown={cid: repr(c) for cid, c in contacts.items()},
+        # (touches sent to nobody in particular are no deal's people's: no None key)
         received=_agg(session, received_q.group_by(m.Touch.contact_id)),
         touches=_agg(
             session,
@@ -173,7 +175,7 @@ def digest(inputs: Inputs, deal_id: int) -> str:
     text = repr(
         (
             d,
-            [inputs.shown.get(p) for p in people],
+            [inputs.contacts.get(p) for p in people],
             [inputs.received.get(p) for p in people],
             inputs.touches.get(deal_id),
             sorted(meetings) if meetings else None,

@@ -97,7 +97,7 @@ def plan(
         # A step `refresh` left undrafted is drafted now: the caller shows it.
         redo = stale | {s.deal_id for s in steps if s.body is None}
         decided = _update(session, owners, now, playbook, redo, inputs, digest, steps,
-                          draft=True, deals=deals, deal_ids=deal_ids, ids=True)  # fmt: skip
+                          draft=True, named=named, ids=True)  # fmt: skip
         users = worlds.owners_of(session, owners)
         stored = {s.deal_id: s for s in steps if s.deal_id not in redo}
         out = []
@@ -247,22 +247,20 @@ def _update(
     *,
     draft: bool,
     draft_due_by: datetime | None = None,
-    deals: Sequence[str] | None = None,
-    deal_ids: Sequence[int] | None = None,
+    named: bool = False,
     ids: bool = False,
 ) -> dict[int, tuple[_Decided, int | None]]:
     """Plan the `redo` deals again and store their steps; deal id → (plan, step id)."""
     if not redo:
         return {}
-    if len(redo) < MANY:
-        rows = worlds.fetch(session, owners, playbook, deal_ids=sorted(redo))
-    else:
-        rows = worlds.fetch(session, owners, playbook, deals=deals, deal_ids=deal_ids)
+    todo = sorted(redo)
     drafted = {s.deal_id for s in steps if s.body is not None}
-    todo = [r for r in rows.deals if r["id"] in redo]
+    rows = worlds.fetch(session, owners, playbook, inputs, todo,
+                        named=named or len(todo) < MANY,
+                        bodies=draft or bool(drafted) or draft_due_by is not None)  # fmt: skip
     store = _Storing(session.connection().dialect.name, now)
 
-    def work(share: Sequence[dict[str, Any]]) -> list[_Decided]:
+    def work(share: Sequence[int]) -> list[_Decided]:
         out = []
         for deal_id, _, world in worlds.worlds(rows, share):
             p = plan_deal(world, now, draft=draft or deal_id in drafted)

@@ -1,23 +1,37 @@
 """What the planner reads about many deals: fetched in a few queries, then made into worlds.
 
-`fetch` runs a fixed number of queries whatever the number of deals and keeps the rows
-as they come; `worlds` turns the rows of some of those deals into the planner's `World`s.
-The second half is pure, so a big book can build and plan its deals in shares, one per
-core (services/parallel.py), each share building only its own deals' objects.
+`fetch` runs a fixed number of queries whatever the number of deals and keeps the rows as
+the driver returns them; deals and contacts come from the rows the digests were made of
+(services/freshness.py), read once. `worlds` turns the rows of some of those deals into
+the planner's `World`s, converting values on the way. That half is pure, so a big book
+builds and plans its deals in shares, one per core (services/parallel.py), each share
+converting only its own deals' rows.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Result, Select, and_, or_, select, type_coerce
+import orjson
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Date,
+    Numeric,
+    and_,
+    null,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
-from sqlalchemy.types import NullType
+from sqlalchemy.types import JSON, NullType
 
 from unghost.domain import model as d
 from unghost.domain.calendar import BusinessCalendar
@@ -25,40 +39,35 @@ from unghost.domain.compose import Sent
 from unghost.domain.planner import World
 from unghost.domain.playbook import Playbook
 from unghost.domain.silence import episode_start
+from unghost.services import freshness
 from unghost.services.owners import owner_of
 from unghost.store import models as m
 from unghost.store.models import UTCDateTime
 
-# The stored plan is not the planner's input; times come raw, to be converted in `_utc`.
-_PLAN = frozenset({"state", "assessment", "plan_digest", "planned_at", "replan_at"})
-_DEAL_COLUMNS = [
-    type_coerce(c, NullType()).label(c.name) if isinstance(c.type, UTCDateTime) else c
-    for c in m.Deal.__table__.c
-    if c.name not in _PLAN
-]
-_CONTACT_COLUMNS = list(m.Contact.__table__.c)
 _T = m.Touch
 _TOUCH_COLUMNS = (
     _T.deal_id, _T.contact_id, type_coerce(_T.at, NullType()).label("at"), _T.channel,
-    _T.direction, _T.outcome, _T.play, _T.variant, _T.content_key, _T.body,
+    _T.direction, _T.outcome, _T.play, _T.variant, _T.content_key,
 )  # fmt: skip
 _CONTACT, _AT, _CHANNEL, _DIRECTION, _OUTCOME, _PLAY, _VARIANT, _CONTENT, _BODY = range(1, 10)
+_C = {name: i for i, name in enumerate(freshness.CONTACT_NAMES)}
+_C_ID, _C_OWNER, _C_KEY, _C_ASSISTANT = (_C[n] for n in ("id", "owner_id", "key", "assistant_id"))
 
 
 @dataclass
 class Rows:
-    """The planner's inputs for some deals of some owners, as fetched.
+    """The planner's inputs for some deals of some owners, as the driver returned them.
 
-    Deals and contacts are dicts of their columns; touches are tuples in `_TOUCH_COLUMNS`
-    order with the time as the driver returns it (indexing a tuple is many times faster
-    than a row's attributes, and there are millions of touches in a big book).
+    Deals and contacts are the digests' raw rows; touches are tuples in `_TOUCH_COLUMNS`
+    order, then the body (indexing a tuple is many times faster than a row's attributes,
+    and a big book has millions of touches).
     """
 
     playbook: Playbook
     owners: dict[int, d.Owner]
     cals: dict[int, BusinessCalendar]
-    deals: list[dict[str, Any]]  # by owner, then key
-    contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
+    deals: dict[int, tuple[Any, ...]]  # in `freshness.DEAL_NAMES` order
+    contacts: dict[int, tuple[Any, ...]]  # in `freshness.CONTACT_NAMES` order
     touches: list[tuple[Any, ...]] = field(default_factory=list)  # by deal id, then time
     touch_deals: list[int] = field(default_factory=list)  # each touch's deal id, to bisect
     meetings: dict[int, list[d.Meeting]] = field(default_factory=dict)
@@ -78,32 +87,55 @@ def fetch(
     session: Session,
     owners: Sequence[int],
     playbook: Playbook,
+    inputs: freshness.Inputs,
+    ids: Collection[int],
     *,
-    deals: Sequence[str] | None = None,
-    deal_ids: Sequence[int] | None = None,
+    named: bool,
+    bodies: bool = True,
 ) -> Rows:
-    """Every row the planner reads for the open deals of these owners (or the named deals)."""
-    conn = session.connection()
+    """Every row the planner reads for these deals (some of those `inputs` was gathered for).
+
+    `named`: a few deals, read by id; else every open deal of the owners, read by owner.
+    Without `bodies`, what was sent is read without its words (only drafting needs them).
+    """
     users = owners_of(session, owners)
-    cals = {uid: BusinessCalendar.for_owner(o) for uid, o in users.items()}
-    q = select(*_DEAL_COLUMNS).where(m.Deal.owner_id.in_(owners))
-    named = deals is not None or deal_ids is not None
-    if deals is not None:
-        q = q.where(m.Deal.key.in_(deals))
-    elif deal_ids is not None:
-        q = q.where(m.Deal.id.in_(deal_ids))
-    else:
-        q = q.where(m.Deal.stage == "open")
-    deal_rows = _dicts(conn.execute(q.order_by(m.Deal.owner_id, m.Deal.key)))
-    rows = Rows(playbook, users, cals, deal_rows)
-    if not deal_rows:
+    rows = Rows(
+        playbook,
+        users,
+        {uid: BusinessCalendar.for_owner(o) for uid, o in users.items()},
+        {i: inputs.deals[i] for i in ids},
+        inputs.contacts,
+    )
+    if not rows.deals:
         return rows
-    ids = [r["id"] for r in deal_rows]
-    rows.contacts = {
-        c["id"]: c for c in _dicts(conn.execute(_contacts_query(owners, deal_rows, named)))
-    }
-    rows.touches = conn.execute(_touches_query(owners, ids, list(rows.contacts), named)).all()  # type: ignore[assignment]
+    wanted = list(rows.deals)
+    conn = session.connection()
+    body = m.Touch.body if bodies else null().label("body")
+    if named:  # the deals' touches, and what their people received on other deals
+        people = _cast_ids(rows.deals.values(), inputs.contacts)
+        touches = select(*_TOUCH_COLUMNS, body).where(
+            or_(
+                m.Touch.deal_id.in_(wanted),
+                and_(m.Touch.direction == "out", m.Touch.contact_id.in_(people)),
+            )
+        )
+    else:
+        touches = (
+            select(*_TOUCH_COLUMNS, body)
+            .join(m.Deal, m.Deal.id == m.Touch.deal_id)
+            .where(m.Deal.owner_id.in_(owners))
+        )
+    query = touches.order_by(m.Touch.deal_id, m.Touch.at, m.Touch.id)
+    rows.touches = conn.execute(query).all()  # type: ignore[assignment]
     rows.touch_deals = [t[0] for t in rows.touches]
+    _fetch_the_rest(session, owners, rows, wanted, named)
+    return rows
+
+
+def _fetch_the_rest(
+    session: Session, owners: Sequence[int], rows: Rows, ids: list[int], named: bool
+) -> None:
+    """Meetings, promises, content and skipped steps: few rows, read as objects."""
     wanted = set(ids)
     meetings = select(m.Meeting, m.Deal.owner_id).join(m.Deal, m.Deal.id == m.Meeting.deal_id)
     meetings = meetings.where(m.Deal.owner_id.in_(owners))
@@ -137,7 +169,6 @@ def fetch(
     ):
         if sk.done_at is not None:
             rows.skipped.setdefault(sk.deal_id, []).append((sk.play, sk.done_at))
-    return rows
 
 
 def owners_of(session: Session, owners: Sequence[int]) -> dict[int, d.Owner]:
@@ -145,7 +176,7 @@ def owners_of(session: Session, owners: Sequence[int]) -> dict[int, d.Owner]:
     return {u.id: owner_of(u) for u in session.scalars(select(m.User).where(m.User.id.in_(owners)))}
 
 
-def worlds(rows: Rows, deal_rows: Sequence[dict[str, Any]]) -> Iterator[tuple[int, d.Owner, World]]:
+def worlds(rows: Rows, ids: Sequence[int]) -> Iterator[tuple[int, d.Owner, World]]:
     """The worlds of these deals (some of `rows.deals`), built from the fetched rows."""
     contacts = rows.contacts
     people: dict[int, d.Contact] = {}
@@ -156,24 +187,16 @@ def worlds(rows: Rows, deal_rows: Sequence[dict[str, Any]]) -> Iterator[tuple[in
             found = people[cid] = _contact(contacts[cid], contacts)
         return found
 
-    # Who each deal may address: its prospect, referrer and advocate, and the prospect's
-    # assistant when the assistant is the owner's contact too.
-    cast_ids: dict[int, list[int]] = {}
-    for row in deal_rows:
-        ids = [row[c] for c in ("contact_id", "referrer_id", "advocate_id") if row[c] in contacts]
-        assistant = contacts.get(contacts[row["contact_id"]]["assistant_id"])
-        if assistant is not None and assistant["owner_id"] == row["owner_id"]:
-            ids.append(assistant["id"])
-        cast_ids[row["id"]] = ids
-    addressed = {c for ids in cast_ids.values() for c in ids}
-
+    deals = [_typed(rows.deals[i], _DEAL_NAMES, _DEAL_CONVERT) for i in ids]
+    cast_ids = {row["id"]: _cast(row, contacts) for row in deals}
+    addressed = {c for cast in cast_ids.values() for c in cast}
     sent: dict[int, dict[str, Sent]] = defaultdict(dict)
     for t in rows.touches:
         if t[_DIRECTION] == "out" and t[_CONTACT] in addressed:
             c = contacts[t[_CONTACT]]
-            history = sent[c["owner_id"]].get(c["key"])
+            history = sent[c[_C_OWNER]].get(c[_C_KEY])
             if history is None:
-                history = sent[c["owner_id"]][c["key"]] = Sent()
+                history = sent[c[_C_OWNER]][c[_C_KEY]] = Sent()
             if t[_VARIANT]:
                 history.variants.add(t[_VARIANT])
             if t[_CONTENT]:
@@ -181,8 +204,8 @@ def worlds(rows: Rows, deal_rows: Sequence[dict[str, Any]]) -> Iterator[tuple[in
             if t[_BODY]:
                 history.bodies.append(t[_BODY])
 
-    keys = {cid: c["key"] for cid, c in contacts.items()}
-    for row in deal_rows:
+    keys = {cid: c[_C_KEY] for cid, c in contacts.items()}
+    for row in deals:
         deal_id, owner_id = row["id"], row["owner_id"]
         touches = [
             _touch(
@@ -202,7 +225,7 @@ def worlds(rows: Rows, deal_rows: Sequence[dict[str, Any]]) -> Iterator[tuple[in
             for t in rows.touches_of(deal_id)
         ]
         deal = _deal(
-            row, contacts, touches, rows.meetings.get(deal_id, []), rows.promises.get(deal_id, [])
+            row, keys, touches, rows.meetings.get(deal_id, []), rows.promises.get(deal_id, [])
         )
         skipped = rows.skipped.get(deal_id, [])
         since = episode_start(deal) if skipped else None
@@ -225,9 +248,122 @@ def worlds(rows: Rows, deal_rows: Sequence[dict[str, Any]]) -> Iterator[tuple[in
         )
 
 
-def _dicts(result: Result[Any]) -> list[dict[str, Any]]:
-    names = list(result.keys())
-    return [dict(zip(names, row, strict=True)) for row in result.all()]
+def load_worlds(
+    session: Session,
+    owners: Sequence[int],
+    playbook: Playbook,
+    *,
+    deals: Sequence[str] | None = None,
+    deal_ids: Sequence[int] | None = None,
+) -> Iterator[tuple[int, d.Owner, World]]:
+    """Everything the planner needs, for every open deal of these owners (or the named deals).
+
+    In owner and key order; a fixed number of queries whatever the number of deals.
+    """
+    named = deals is not None or deal_ids is not None
+    scope: ColumnElement[bool] = m.Deal.owner_id.in_(owners)
+    if deals is not None:
+        scope = and_(scope, m.Deal.key.in_(deals))
+    elif deal_ids is not None:
+        scope = and_(scope, m.Deal.id.in_(deal_ids))
+    else:
+        scope = and_(scope, m.Deal.stage == "open")
+    inputs = freshness.gather(session, owners, playbook, scope=scope, named=named)
+    owner, key = _D["owner_id"], _D["key"]
+    ids = sorted(inputs.deals, key=lambda i: (inputs.deals[i][owner], inputs.deals[i][key]))
+    rows = fetch(session, owners, playbook, inputs, ids, named=named)
+    return worlds(rows, ids)
+
+
+def _cast(row: dict[str, Any], contacts: dict[int, tuple[Any, ...]]) -> list[int]:
+    """Who a deal may address: its prospect, referrer and advocate, and the prospect's
+    assistant when the assistant is the owner's contact too."""
+    ids = [row[c] for c in ("contact_id", "referrer_id", "advocate_id") if row[c] in contacts]
+    assistant = contacts.get(contacts[row["contact_id"]][_C_ASSISTANT])
+    if assistant is not None and assistant[_C_OWNER] == row["owner_id"]:
+        ids.append(assistant[_C_ID])
+    return ids
+
+
+def _cast_ids(
+    deals: Collection[tuple[Any, ...]], contacts: dict[int, tuple[Any, ...]]
+) -> list[int]:
+    people = {deal[_D[c]] for deal in deals for c in ("contact_id", "referrer_id", "advocate_id")}
+    people.discard(None)
+    people |= {contacts[c][_C_ASSISTANT] for c in people if c in contacts}
+    people.discard(None)
+    return sorted(people)
+
+
+def _in(col: Any, ids: list[int], owners: Sequence[int], named: bool) -> Any:
+    """Rows of the loaded deals: by id when a few are named, by owner when planning all."""
+    if named:
+        return col.in_(ids)
+    return col.in_(select(m.Deal.id).where(m.Deal.owner_id.in_(owners), m.Deal.stage == "open"))
+
+
+# -- converting the raw values -----------------------------------------------------------
+
+
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str) else value  # SQLite: text
+
+
+def _flag(value: Any) -> Any:
+    return bool(value)  # SQLite: 0 or 1
+
+
+def _date(value: Any) -> Any:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _amount(value: Any) -> Any:  # SQLite: a float; as SQLAlchemy's Numeric(14, 2) reads it
+    return value if isinstance(value, Decimal) else Decimal(f"{value:.2f}")
+
+
+def _utc(value: Any) -> datetime:
+    """A stored time as the driver returns it (naive UTC text on SQLite), made aware."""
+    if value.__class__ is str:  # parsing the offset costs a tenth of replace(tzinfo=…)
+        return datetime.fromisoformat(value + "+00:00")
+    return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+
+
+def _converters(table: Any, names: Sequence[str]) -> list[tuple[int, Callable[[Any], Any]]]:
+    """(position, converter) of each column whose raw value needs converting."""
+    out: list[tuple[int, Callable[[Any], Any]]] = []
+    for i, name in enumerate(names):
+        kind = table.c[name].type
+        if isinstance(kind, UTCDateTime):
+            out.append((i, _utc))
+        elif isinstance(kind, JSON):
+            out.append((i, _json))
+        elif isinstance(kind, Boolean):
+            out.append((i, _flag))
+        elif isinstance(kind, Date):
+            out.append((i, _date))
+        elif isinstance(kind, Numeric):
+            assert kind.scale == 2, "_amount reads two decimals"
+            out.append((i, _amount))
+    return out
+
+
+_DEAL_NAMES = freshness.DEAL_NAMES
+_D = {name: i for i, name in enumerate(_DEAL_NAMES)}
+_DEAL_CONVERT = _converters(m.Deal.__table__, _DEAL_NAMES)
+_CONTACT_CONVERT = _converters(m.Contact.__table__, freshness.CONTACT_NAMES)
+
+
+def _typed(
+    raw: tuple[Any, ...], names: Sequence[str], convert: list[tuple[int, Callable[[Any], Any]]]
+) -> dict[str, Any]:
+    values = list(raw)
+    for i, fn in convert:
+        if values[i] is not None:
+            values[i] = fn(values[i])
+    return dict(zip(names, values, strict=True))
+
+
+# -- building the objects ------------------------------------------------------------------
 
 
 def _touch(values: dict[str, Any]) -> d.Touch:
@@ -247,63 +383,9 @@ _TOUCH_FIELDS = ("at", "channel", "direction", "outcome", "contact", "subject", 
 assert tuple(f.name for f in fields(d.Touch)) == _TOUCH_FIELDS, "worlds._touch sets every field"
 
 
-def _utc(value: Any) -> datetime:
-    """A stored time as the driver returns it (naive UTC text on SQLite), made aware."""
-    if value.__class__ is str:  # parsing the offset costs a tenth of replace(tzinfo=…)
-        return datetime.fromisoformat(value + "+00:00")
-    return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
-
-
-def load_worlds(
-    session: Session,
-    owners: Sequence[int],
-    playbook: Playbook,
-    *,
-    deals: Sequence[str] | None = None,
-    deal_ids: Sequence[int] | None = None,
-) -> Iterator[tuple[int, d.Owner, World]]:
-    """Everything the planner needs, for every open deal of these owners (or the named deals)."""
-    rows = fetch(session, owners, playbook, deals=deals, deal_ids=deal_ids)
-    return worlds(rows, rows.deals)
-
-
-def _in(col: Any, ids: list[int], owners: Sequence[int], named: bool) -> Any:
-    """Rows of the loaded deals: by id when a few are named, by owner when planning all."""
-    if named:
-        return col.in_(ids)
-    return col.in_(select(m.Deal.id).where(m.Deal.owner_id.in_(owners), m.Deal.stage == "open"))
-
-
-def _contacts_query(
-    owners: Sequence[int], deal_rows: list[dict[str, Any]], named: bool
-) -> Select[Any]:
-    q = select(*_CONTACT_COLUMNS).where(m.Contact.owner_id.in_(owners))
-    if named:
-        ids = {r[c] for r in deal_rows for c in ("contact_id", "referrer_id", "advocate_id")}
-        ids.discard(None)
-        assistants = select(m.Contact.assistant_id).where(m.Contact.id.in_(ids))
-        q = q.where(or_(m.Contact.id.in_(ids), m.Contact.id.in_(assistants)))
-    return q
-
-
-def _touches_query(
-    owners: Sequence[int], ids: list[int], contact_ids: list[int], named: bool
-) -> Select[*tuple[Any, ...]]:
-    q: Select[*tuple[Any, ...]] = select(*_TOUCH_COLUMNS)
-    if named:
-        q = q.where(
-            or_(
-                m.Touch.deal_id.in_(ids),
-                and_(m.Touch.direction == "out", m.Touch.contact_id.in_(contact_ids)),
-            )
-        )
-    else:
-        q = q.join(m.Deal, m.Deal.id == m.Touch.deal_id).where(m.Deal.owner_id.in_(owners))
-    return q.order_by(m.Touch.deal_id, m.Touch.at, m.Touch.id)
-
-
-def _contact(c: dict[str, Any], all_contacts: dict[int, dict[str, Any]]) -> d.Contact:
-    assistant = all_contacts.get(c["assistant_id"]) if c["assistant_id"] else None
+def _contact(raw: tuple[Any, ...], contacts: dict[int, tuple[Any, ...]]) -> d.Contact:
+    c = _typed(raw, freshness.CONTACT_NAMES, _CONTACT_CONVERT)
+    assistant = contacts.get(c["assistant_id"]) if c["assistant_id"] else None
     return d.Contact(
         key=c["key"],
         name=c["name"],
@@ -317,7 +399,7 @@ def _contact(c: dict[str, Any], all_contacts: dict[int, dict[str, Any]]) -> d.Co
         interests=tuple(c["interests"]),
         humor_ok=c["humor_ok"],
         nearby=c["nearby"],
-        assistant=assistant["key"] if assistant else None,
+        assistant=assistant[_C_KEY] if assistant else None,
         do_not_contact=c["do_not_contact"],
         email_bad=c["email_bad"],
     )
@@ -325,7 +407,7 @@ def _contact(c: dict[str, Any], all_contacts: dict[int, dict[str, Any]]) -> d.Co
 
 def _deal(
     row: dict[str, Any],
-    contacts: dict[int, dict[str, Any]],
+    keys: dict[int, str],
     touches: list[d.Touch],
     meetings: list[d.Meeting],
     promises: list[d.Promise],
@@ -334,34 +416,28 @@ def _deal(
     sent_at, expires_at, amount = (
         row["proposal_sent_at"], row["proposal_expires_at"], row["proposal_amount"]
     )  # fmt: skip
-    if sent_at is not None:
-        sent_at = _utc(sent_at)
     if sent_at or expires_at or amount is not None:
         proposal = d.Proposal(
             sent_at=sent_at, expires_at=expires_at, amount=amount,
             currency=row["proposal_currency"],
         )  # fmt: skip
-
-    def key(cid: int | None) -> str | None:
-        return contacts[cid]["key"] if cid is not None and cid in contacts else None
-
     return d.Deal(
         key=row["key"],
-        contact=contacts[row["contact_id"]]["key"],
+        contact=keys[row["contact_id"]],
         title=row["title"],
         stage=row["stage"],
         problem=row["problem"],
         benefits=row["benefits"],
         cost_of_inaction=row["cost_of_inaction"],
-        referrer=key(row["referrer_id"]),
-        advocate=key(row["advocate_id"]),
+        referrer=keys.get(row["referrer_id"]),
+        advocate=keys.get(row["advocate_id"]),
         urgency=row["urgency"],
         permission_to_say_no=row["permission_to_say_no"],
-        created_at=_utc(row["created_at"]) if row["created_at"] is not None else None,
+        created_at=row["created_at"],
         proposal=proposal,
         tags=tuple(row["tags"]),
         touches=tuple(touches),
         meetings=tuple(meetings),
         promises=tuple(promises),
-        paused_until=_utc(row["paused_until"]) if row["paused_until"] is not None else None,
+        paused_until=row["paused_until"],
     )
