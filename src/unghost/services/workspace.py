@@ -14,6 +14,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -666,7 +667,8 @@ def _unknown(d: Mapping[str, Any], allowed: set[str], where: str) -> None:
 def _insert_dicts(session: Session, table: FromClause, rows: list[dict[str, Any]]) -> None:
     if rows:
         columns = list(rows[0])
-        insert_rows(session, table, columns, [tuple(r[c] for c in columns) for r in rows])
+        values = itemgetter(*columns)
+        insert_rows(session, table, columns, [values(r) for r in rows])
 
 
 def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:

@@ -111,6 +111,7 @@ def _with_defaults(
 ) -> tuple[Sequence[str], Sequence[Sequence[Any]]]:
     """Add the Python-side defaults (default=False, default=list) the ORM would have filled."""
     extra: list[tuple[str, Any]] = []
+    constant = True
     for col in table.c:
         if col.name in columns or col.default is None or col.primary_key:
             continue
@@ -119,9 +120,13 @@ def _with_defaults(
             extra.append((col.name, lambda v=default.arg: v))
         elif default.is_callable:
             extra.append((col.name, lambda fn=default.arg: fn(None)))
+            constant = False
     if not extra:
         return columns, rows
     names = [*columns, *(name for name, _ in extra)]
+    if constant:  # the same values for every row: made once
+        tail = tuple(make() for _, make in extra)
+        return names, [(*row, *tail) for row in rows]
     return names, [(*row, *(make() for _, make in extra)) for row in rows]
 
 
