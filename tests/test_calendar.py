@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from unghost.domain.calendar import BusinessCalendar, recipient_windows
@@ -338,6 +338,33 @@ def test_a_working_period_that_a_clock_change_empties_is_skipped() -> None:
     assert cal.is_business_time(result)
 
 
+def test_a_working_day_that_a_clock_change_leaves_without_hours_is_not_a_business_day() -> None:
+    cal = BusinessCalendar("America/New_York", None, WEEKDAYS, (time(2), time(3)))
+    assert not cal.is_business_day(date(2026, 3, 8))
+    # Saturday 7 to Monday 9 March: only the Monday is counted, and only it is added
+    assert cal.business_days_between(ny(2026, 3, 7, 2, 30), ny(2026, 3, 9, 2, 30)) == 1
+    assert cal.add_business_days(ny(2026, 3, 7, 2, 30), 1) == ny(2026, 3, 9, 2, 30)
+
+
+def test_adding_days_from_a_period_worked_after_its_end_s_wall_time_stays_on_the_day() -> None:
+    # 02:00-02:30 is worked at 03:00-03:30 EDT on 8 March 2026; 03:00 is after 02:30 on the
+    # 9th, so the result keeps the half hour left before work ends: the 9th at 02:00
+    cal = BusinessCalendar("America/New_York", "US", WEEKDAYS, (time(2), time(2, 30)))
+    start = cal.next_business_time(datetime(2026, 3, 8, tzinfo=UTC))
+    assert start == ny(2026, 3, 8, 3)
+    assert cal.add_business_days(start, 1) == ny(2026, 3, 9, 2)
+    assert cal.business_days_between(start, cal.add_business_days(start, 1)) == 1
+
+
+def test_adding_days_onto_a_skipped_time_of_day_keeps_the_time_left_before_work_ends() -> None:
+    # 02:30 on 8 March 2026 reads as 03:30 EDT, after work ends at 03:15 EDT; 02:30 on the
+    # 7th is 45 minutes before the end, and so is 01:30 EST on the 8th
+    cal = BusinessCalendar("America/New_York", None, WEEKDAYS, (time(1), time(3, 15)))
+    result = cal.add_business_days(ny(2026, 3, 7, 2, 30), 1)
+    assert result.astimezone(UTC) == datetime(2026, 3, 8, 6, 30, tzinfo=UTC)
+    assert cal.is_business_time(result)
+
+
 def test_adding_days_in_a_repeated_hour_keeps_the_instant_for_zero_days() -> None:
     cal = BusinessCalendar("America/New_York", None, WEEKDAYS, (time(0), time(23)))
     second = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)  # 01:30 EST, the second one
@@ -495,6 +522,22 @@ def test_add_business_days_lands_in_business_time_and_grows_with_n(
 
 @settings(deadline=None)
 @given(calendars(), instants, st.integers(min_value=0, max_value=8))
+# found by Hypothesis: 02:00-02:30 is worked at 03:00-03:30 EDT on 8 March 2026
+@example(
+    BusinessCalendar("America/New_York", "US", WEEKDAYS, (time(2), time(2, 30))),
+    datetime(2026, 3, 8, tzinfo=UTC),
+    1,
+)
+@example(
+    BusinessCalendar("America/New_York", None, WEEKDAYS, (time(1), time(3, 15))),
+    datetime(2026, 3, 7, 7, 30, tzinfo=UTC),
+    1,
+)
+@example(
+    BusinessCalendar("America/New_York", None, WEEKDAYS, (time(2), time(3))),
+    datetime(2026, 3, 7, 7, 30, tzinfo=UTC),
+    1,
+)
 def test_adding_business_days_from_business_time_is_counted_back_exactly(
     cal: BusinessCalendar, dt: datetime, n: int
 ) -> None:

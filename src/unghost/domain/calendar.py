@@ -14,7 +14,9 @@ Local times that a daylight-saving change makes odd are read as
 `datetime.combine(day, t, tzinfo=zone)` reads them (fold 0): a time that does
 not exist (02:30 on a spring-forward night in New York) uses the offset in
 force before the change, so it falls an hour later (03:30); a time that exists
-twice (01:30 on a fall-back night) is its first occurrence.
+twice (01:30 on a fall-back night) is its first occurrence. A working day whose
+hours a clock change skips entirely (02:00–03:00 on that night) has no business
+time and so is not a business day.
 """
 
 from __future__ import annotations
@@ -89,6 +91,19 @@ def _earliest_overlap(
         if max(start, ws) < min(end, we):
             return max(start, ws)
     return None
+
+
+@lru_cache(maxsize=1024)
+def _skipped_dates(timezone: str, hours: tuple[time, time], year: int) -> tuple[date, ...]:
+    """The dates of one year on which a clock change leaves no working hours at all."""
+    tz = zone(timezone)
+    day, skipped = date(year, 1, 1), []
+    while day.year == year:
+        start = datetime.combine(day, hours[0], tz).astimezone(UTC)
+        if start >= datetime.combine(day, hours[1], tz).astimezone(UTC):
+            skipped.append(day)
+        day += _DAY
+    return tuple(skipped)
 
 
 @lru_cache(maxsize=1024)
@@ -209,7 +224,14 @@ class BusinessCalendar:
         return _holidays(self.country, d.year).get(d)
 
     def is_business_day(self, d: date) -> bool:
-        """A working day of the owner that is not a public holiday."""
+        """A working day of the owner that is not a public holiday and has working hours.
+
+        Only a clock change can take them away, by skipping all of them.
+        """
+        return self._period(d) is not None
+
+    def _is_working_date(self, d: date) -> bool:
+        """A working day of the owner that is not a public holiday, clock changes aside."""
         known = self._business.get(d)
         if known is None:
             known = d.weekday() in self._weekdays and (
@@ -232,7 +254,7 @@ class BusinessCalendar:
         except KeyError:
             pass
         period = None
-        if self.is_business_day(d):
+        if self._is_working_date(d):
             start = datetime.combine(d, self.working_hours[0], self._zone).astimezone(UTC)
             end = datetime.combine(d, self.working_hours[1], self._zone).astimezone(UTC)
             period = (start, end) if start < end else None
@@ -258,13 +280,18 @@ class BusinessCalendar:
         count = weeks * len(self._weekdays)
         weekday = first.weekday()
         count += sum(1 for i in range(rest) if (weekday + i) % 7 in self._weekdays)
-        if self.country is not None:
-            for year in range(first.year, last.year + 1):
+        for year in range(first.year, last.year + 1):
+            if self.country is not None:
                 count -= sum(
                     1
                     for day in _holidays(self.country, year)
                     if first <= day <= last and day.weekday() in self._weekdays
                 )
+            count -= sum(
+                1
+                for day in _skipped_dates(self.timezone, self.working_hours, year)
+                if first <= day <= last and self._is_working_date(day)
+            )
         return count
 
     # --- instants -----------------------------------------------------------------------
@@ -296,7 +323,11 @@ class BusinessCalendar:
         Counting starts the day after dt, so from a Saturday 1 business day is
         the Monday; the time of day is kept across clock changes (09:00 stays
         09:00), and a time outside working hours moves to the next working
-        period. n = 0 gives `next_business_time(dt)`.
+        period. From business time the result is always on the n-th business
+        day, so `business_days_between` counts back exactly n: where a clock
+        change on either date puts the same time of day after work ends, the
+        result keeps the time left before work ends instead. n = 0 gives
+        `next_business_time(dt)`.
         """
         if n < 0:
             raise ValueError(f"n must be 0 or more, got {n}")
@@ -307,7 +338,16 @@ class BusinessCalendar:
             if self.is_business_day(day):
                 n -= 1
         # time() keeps fold, so n = 0 is exactly dt even in a repeated hour
-        return self.next_business_time(datetime.combine(day, local.time(), tzinfo=self._zone))
+        target = to_utc(datetime.combine(day, local.time(), tzinfo=self._zone))
+        period = self._period(day)
+        if period is not None and target >= period[1]:
+            # a clock change moved the time of day past the end of work: on a spring-forward
+            # day 02:30 reads as 03:30, and 02:00-02:30 is worked at 03:00-03:30 wall time
+            since = self._period(local.date())
+            instant = to_utc(dt)
+            if since is not None and since[0] <= instant < since[1]:
+                target = max(period[0], period[1] - (since[1] - instant))
+        return self.next_business_time(target)
 
     def add_days_then_business(self, dt: datetime, days: int) -> datetime:
         """`days` calendar days after dt at the same wall-clock time, then into business time.
