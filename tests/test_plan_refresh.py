@@ -138,3 +138,28 @@ def test_a_share_whose_process_fails_is_done_again_here() -> None:
 
     items = list(range(100))
     assert parallel.spread(fragile, items, processes=2, min_share=10) == square_all(items)
+
+
+def test_when_this_share_fails_no_forked_process_is_left_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    here, forked = os.getpid(), []
+    fork = parallel._fork
+
+    def recorded(*args: Any) -> tuple[int, int]:
+        pid, fd = fork(*args)
+        forked.append(pid)
+        return pid, fd
+
+    def failing(share: list[int]) -> list[int]:
+        if os.getpid() == here:
+            raise RuntimeError("this share fails")
+        return square_all(share)
+
+    monkeypatch.setattr(parallel, "_fork", recorded)
+    with pytest.raises(RuntimeError, match="this share fails"):
+        parallel.spread(failing, list(range(100)), processes=2, min_share=10)
+    assert forked
+    for pid in forked:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reaped already

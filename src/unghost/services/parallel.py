@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import os
 import pickle
+import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -39,24 +40,44 @@ def spread(
     work: Callable[[Sequence[T]], list[R]],
     items: Sequence[T],
     *,
+    then: Callable[[list[R]], None] | None = None,
+    lead: float = 0.5,
     processes: int | None = None,
     min_share: int = MIN_SHARE,
 ) -> list[R]:
     """`work(items)`, done in shares over up to `processes` (default: every core) processes.
 
     `work` must be pure: a share's result is the same wherever it runs. The results come
-    back in the order of `items`.
+    back in the order of `items`. `then`, if given, is called here with each share's
+    results as they come: with the caller's own share (`lead` of the items) first, while
+    the other processes still work.
     """
     n = min(processes or cores(), len(items) // max(min_share, 1))
     if n < 2:
-        return work(items)
-    size = -(-len(items) // n)
-    shares = [items[i : i + size] for i in range(0, len(items), size)]
-    children = [_fork(work, share) for share in shares[1:]]
-    out = work(shares[0])
-    for (pid, fd), share in zip(children, shares[1:], strict=True):
+        out = work(items)
+        if then is not None:
+            then(out)
+        return out
+    first = round(len(items) * lead) if n == 2 else -(-len(items) // n)
+    size = -(-(len(items) - first) // (n - 1))
+    shares = [items[first + i : first + i + size] for i in range(0, len(items) - first, size)]
+    children = [_fork(work, share) for share in shares]
+    try:
+        out = work(items[:first])
+        if then is not None:
+            then(out)
+    except BaseException:  # no process left behind when this share fails
+        for pid, fd in children:
+            os.kill(pid, signal.SIGKILL)
+            _collect(pid, fd)
+        raise
+    for (pid, fd), share in zip(children, shares, strict=True):
         result: list[R] | None = _collect(pid, fd)
-        out.extend(result if result is not None else work(share))
+        if result is None:
+            result = work(share)
+        if then is not None:
+            then(result)
+        out.extend(result)
     return out
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import (
@@ -44,10 +44,11 @@ from unghost.services.owners import owner_of
 from unghost.store import models as m
 from unghost.store.models import UTCDateTime
 
-_T = m.Touch
+_T = TypeVar("_T")
 _TOUCH_COLUMNS = (
-    _T.deal_id, _T.contact_id, type_coerce(_T.at, NullType()).label("at"), _T.channel,
-    _T.direction, _T.outcome, _T.play, _T.variant, _T.content_key,
+    m.Touch.deal_id, m.Touch.contact_id, type_coerce(m.Touch.at, NullType()).label("at"),
+    m.Touch.channel, m.Touch.direction, m.Touch.outcome, m.Touch.play, m.Touch.variant,
+    m.Touch.content_key,
 )  # fmt: skip
 _CONTACT, _AT, _CHANNEL, _DIRECTION, _OUTCOME, _PLAY, _VARIANT, _CONTENT, _BODY = range(1, 10)
 _C = {name: i for i, name in enumerate(freshness.CONTACT_NAMES)}
@@ -208,7 +209,8 @@ def worlds(rows: Rows, ids: Sequence[int]) -> Iterator[tuple[int, d.Owner, World
     for row in deals:
         deal_id, owner_id = row["id"], row["owner_id"]
         touches = [
-            _touch(
+            _built(
+                d.Touch,
                 {
                     "at": _utc(t[_AT]),
                     "channel": t[_CHANNEL],
@@ -220,7 +222,7 @@ def worlds(rows: Rows, ids: Sequence[int]) -> Iterator[tuple[int, d.Owner, World
                     "play": t[_PLAY],
                     "variant": t[_VARIANT],
                     "content": t[_CONTENT],
-                }
+                },
             )
             for t in rows.touches_of(deal_id)
         ]
@@ -233,17 +235,20 @@ def worlds(rows: Rows, ids: Sequence[int]) -> Iterator[tuple[int, d.Owner, World
         yield (
             deal_id,
             owner,
-            World(
-                owner=owner,
-                cal=rows.cals[owner_id],
-                playbook=rows.playbook,
-                deal=deal,
-                people={person(c).key: person(c) for c in cast_ids[deal_id]},
-                content=rows.content.get(owner_id, []),
-                sent=sent[owner_id],
-                skipped=frozenset(p for p, at in skipped if since is None or at > since),
-                busy=rows.busy.get(owner_id, []),
-                skipped_ever=frozenset(p for p, _ in skipped),
+            _built(
+                World,
+                {
+                    "owner": owner,
+                    "cal": rows.cals[owner_id],
+                    "playbook": rows.playbook,
+                    "deal": deal,
+                    "people": {person(c).key: person(c) for c in cast_ids[deal_id]},
+                    "content": rows.content.get(owner_id, []),
+                    "sent": sent[owner_id],
+                    "skipped": frozenset(p for p, at in skipped if since is None or at > since),
+                    "busy": rows.busy.get(owner_id, []),
+                    "skipped_ever": frozenset(p for p, _ in skipped),
+                },
             ),
         )
 
@@ -366,42 +371,58 @@ def _typed(
 # -- building the objects ------------------------------------------------------------------
 
 
-def _touch(values: dict[str, Any]) -> d.Touch:
-    """A touch with these field values, made the fast way.
+def _built(cls: type[_T], values: dict[str, Any]) -> _T:
+    """An instance of a frozen dataclass with these field values, made the fast way.
 
     A frozen dataclass's `__init__` sets each field through `object.__setattr__`, which
-    costs more than the rest of loading a touch; a big book has millions, so the fields
-    go into the new touch's `__dict__` at once (every field, as `_TOUCH_FIELDS` checks).
+    costs more than the rest of loading a touch; a big book has millions of touches and
+    hundreds of thousands of deals, so their fields go into the new instance's `__dict__`
+    at once. Only for the classes of `_BUILT`, given every field (checked on import).
     """
-    touch: d.Touch = object.__new__(d.Touch)
-    touch.__dict__.update(values)
-    return touch
+    built: _T = object.__new__(cls)
+    built.__dict__.update(values)
+    return built
 
 
-_TOUCH_FIELDS = ("at", "channel", "direction", "outcome", "contact", "subject", "body", "play",
-                 "variant", "content")  # fmt: skip
-assert tuple(f.name for f in fields(d.Touch)) == _TOUCH_FIELDS, "worlds._touch sets every field"
+_BUILT: dict[type, tuple[str, ...]] = {
+    d.Touch: ("at", "channel", "direction", "outcome", "contact", "subject", "body", "play",
+              "variant", "content"),
+    d.Contact: ("key", "name", "first_name", "email", "phone", "company", "title", "timezone",
+                "linkedin", "interests", "humor_ok", "nearby", "assistant", "do_not_contact",
+                "email_bad"),
+    d.Deal: ("key", "contact", "title", "stage", "problem", "benefits", "cost_of_inaction",
+             "referrer", "advocate", "urgency", "permission_to_say_no", "created_at",
+             "proposal", "tags", "touches", "meetings", "promises", "paused_until", "extra"),
+    World: ("owner", "cal", "playbook", "deal", "people", "content", "sent", "skipped", "busy",
+            "skipped_ever"),
+}  # fmt: skip
+for _cls, _names in _BUILT.items():
+    assert tuple(f.name for f in fields(_cls)) == _names, f"worlds builds every {_cls} field"
+    assert not hasattr(_cls, "__post_init__"), f"worlds skips {_cls}'s __post_init__"
 
 
 def _contact(raw: tuple[Any, ...], contacts: dict[int, tuple[Any, ...]]) -> d.Contact:
     c = _typed(raw, freshness.CONTACT_NAMES, _CONTACT_CONVERT)
     assistant = contacts.get(c["assistant_id"]) if c["assistant_id"] else None
-    return d.Contact(
-        key=c["key"],
-        name=c["name"],
-        first_name=c["first_name"],
-        email=c["email"],
-        phone=c["phone"],
-        company=c["company"],
-        title=c["title"],
-        timezone=c["timezone"],
-        linkedin=c["linkedin"],
-        interests=tuple(c["interests"]),
-        humor_ok=c["humor_ok"],
-        nearby=c["nearby"],
-        assistant=assistant[_C_KEY] if assistant else None,
-        do_not_contact=c["do_not_contact"],
-        email_bad=c["email_bad"],
+    return _built(
+        d.Contact,
+        {
+            "key": c["key"],
+            "name": c["name"],
+            "first_name": c["first_name"],
+            "email": c["email"],
+            "phone": c["phone"],
+            "company": c["company"],
+            "title": c["title"],
+            "timezone": c["timezone"],
+            "linkedin": c["linkedin"],
+            "interests": tuple(c["interests"]),
+            "humor_ok": c["humor_ok"],
+            "nearby": c["nearby"],
+            "assistant": assistant[_C_KEY] if assistant else None,
+            "do_not_contact": c["do_not_contact"],
+            "email_bad": c["email_bad"],
+        },
     )
 
 
@@ -421,23 +442,27 @@ def _deal(
             sent_at=sent_at, expires_at=expires_at, amount=amount,
             currency=row["proposal_currency"],
         )  # fmt: skip
-    return d.Deal(
-        key=row["key"],
-        contact=keys[row["contact_id"]],
-        title=row["title"],
-        stage=row["stage"],
-        problem=row["problem"],
-        benefits=row["benefits"],
-        cost_of_inaction=row["cost_of_inaction"],
-        referrer=keys.get(row["referrer_id"]),
-        advocate=keys.get(row["advocate_id"]),
-        urgency=row["urgency"],
-        permission_to_say_no=row["permission_to_say_no"],
-        created_at=row["created_at"],
-        proposal=proposal,
-        tags=tuple(row["tags"]),
-        touches=tuple(touches),
-        meetings=tuple(meetings),
-        promises=tuple(promises),
-        paused_until=row["paused_until"],
+    return _built(
+        d.Deal,
+        {
+            "key": row["key"],
+            "contact": keys[row["contact_id"]],
+            "title": row["title"],
+            "stage": row["stage"],
+            "problem": row["problem"],
+            "benefits": row["benefits"],
+            "cost_of_inaction": row["cost_of_inaction"],
+            "referrer": keys.get(row["referrer_id"]),
+            "advocate": keys.get(row["advocate_id"]),
+            "urgency": row["urgency"],
+            "permission_to_say_no": row["permission_to_say_no"],
+            "created_at": row["created_at"],
+            "proposal": proposal,
+            "tags": tuple(row["tags"]),
+            "touches": tuple(touches),
+            "meetings": tuple(meetings),
+            "promises": tuple(promises),
+            "paused_until": row["paused_until"],
+            "extra": {},
+        },
     )
