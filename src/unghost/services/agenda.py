@@ -18,7 +18,7 @@ from unghost.domain.slots import free_slots
 from unghost.errors import BadInput, Conflict, NotFound
 from unghost.services import checks
 from unghost.services import plan as planning
-from unghost.services.browse import find_deal
+from unghost.services.browse import find_deal, replan_stale
 from unghost.services.owners import owner_of
 from unghost.store import models as m
 
@@ -33,7 +33,7 @@ def today(
     now: datetime,
     *,
     playbook: Playbook,
-    replan: Literal["all", "stale"] = "all",
+    replan: Literal["all", "stale", "none"] = "all",
     limit: int | None = None,
     start: int = 0,
 ) -> dict[str, Any]:
@@ -42,7 +42,8 @@ def today(
     Plans first, so the agenda is never stale. `replan="all"` checks every open deal
     against its inputs (the CLI: an import may have changed anything); `"stale"` replans
     only the deals never planned or whose plan has run out, and reads the rest from the
-    stored steps — for the web app, where every write replans the deal it changes.
+    stored steps — for the web app, where every write replans the deal it changes;
+    `"none"` only reads (the caller has run `browse.replan_stale` in a write of its own).
     With `limit`, only the items from `start` to `start + limit` are made (a page of the
     web app's Today: an owner with thousands of deals may have thousands due), and
     `total` says how many there are in all.
@@ -64,8 +65,10 @@ def today(
         due = _due_all(session, owners, now, playbook)
         due_total = None
     else:
+        if replan == "stale":
+            replan_stale(session, owners, now, playbook)
         first = None if limit is None else start + limit
-        due, due_total = _due_stored(session, owners, now, playbook, first=first)
+        due, due_total = _due_stored(session, owners, now, first=first)
     first_tz: str | None = None
     steps = 0
     for deal_key, contact_key, step_id, step, tz_name, reasons in due:
@@ -104,22 +107,11 @@ def _due_all(session: Session, owners: list[int], now: datetime, playbook: Playb
 
 
 def _due_stored(
-    session: Session, owners: list[int], now: datetime, playbook: Playbook, *, first: int | None
+    session: Session, owners: list[int], now: datetime, *, first: int | None
 ) -> tuple[list[_Due], int]:
     """The stored open steps due by the end of their owner's day, by due time, and how
     many there are; with `first`, only the first that many (and every missed-meeting
     step, which may rank ahead of them)."""
-    stale = list(
-        session.scalars(
-            select(m.Deal.id).where(
-                m.Deal.owner_id.in_(owners),
-                m.Deal.stage == "open",
-                or_(m.Deal.planned_at.is_(None), m.Deal.replan_at <= now),
-            )
-        )
-    )
-    if stale:
-        planning.plan(session, owners, now, playbook=playbook, deal_ids=stale)
     # Each owner's day ends at its own midnight: owners that share one share a bound.
     ends: dict[datetime, list[int]] = {}
     for user_id, tz_name in session.execute(

@@ -104,10 +104,9 @@ def _has_reason(reason: str) -> ColumnElement[bool]:
     return cast(m.Deal.assessment, String).like(f'%"{reason}"%')
 
 
-def replan_stale(session: Session, owners: list[int], now: datetime, playbook: Playbook) -> int:
-    """Plan the open deals never planned or whose plan has run out, so that the states and
-    reasons stored on the deals are right at `now`; returns how many were planned."""
-    stale = list(
+def stale_deals(session: Session, owners: list[int], now: datetime) -> list[int]:
+    """The open deals never planned, or whose plan has run out by `now`."""
+    return list(
         session.scalars(
             select(m.Deal.id).where(
                 m.Deal.owner_id.in_(owners),
@@ -116,6 +115,16 @@ def replan_stale(session: Session, owners: list[int], now: datetime, playbook: P
             )
         )
     )
+
+
+def replan_stale(session: Session, owners: list[int], now: datetime, playbook: Playbook) -> int:
+    """Plan the open deals never planned or whose plan has run out, so that the states and
+    reasons stored on the deals are right at `now`; returns how many were planned.
+
+    Every write replans the deals it changes, so this is all reads need before trusting
+    the stored plans.
+    """
+    stale = stale_deals(session, owners, now)
     if stale:
         planning.plan(session, owners, now, playbook=playbook, deal_ids=stale)
     return len(stale)

@@ -24,6 +24,7 @@ from unghost.domain.calendar import zone
 from unghost.domain.model import REASONS, STATES, StepStatus
 from unghost.domain.playbook import Playbook
 from unghost.services import plan as planning
+from unghost.services.browse import replan_stale
 from unghost.store import models as m
 
 ANSWER_WINDOW = timedelta(days=14)
@@ -46,7 +47,7 @@ def report(
     as *Today* does, so the states are those of now.
     """
     if playbook is not None:
-        _replan_stale(session, owners, now, playbook)
+        replan_stale(session, owners, now, playbook)
     tz_name = session.scalar(select(m.User.timezone).where(m.User.id.in_(owners)).limit(1))
     by_state = _by_state(session, owners)
     plays = _plays(session, owners, now)
@@ -66,20 +67,6 @@ def report(
         "plays": plays,
         "totals": {"sent": sent, "answered": answered, "rate": _rate(answered, sent)},
     }
-
-
-def _replan_stale(session: Session, owners: list[int], now: datetime, playbook: Playbook) -> None:
-    stale = list(
-        session.scalars(
-            select(m.Deal.id).where(
-                m.Deal.owner_id.in_(owners),
-                m.Deal.stage == "open",
-                or_(m.Deal.planned_at.is_(None), m.Deal.replan_at <= now),
-            )
-        )
-    )
-    if stale:
-        planning.plan(session, owners, now, playbook=playbook, deal_ids=stale)
 
 
 def _by_state(session: Session, owners: list[int]) -> list[dict[str, Any]]:

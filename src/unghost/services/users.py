@@ -181,7 +181,16 @@ def create_token(
 
 
 def user_for_token(session: Session, token: str, *, now: datetime | None = None) -> m.User | None:
-    """The user a live token belongs to (its last use recorded), else None.
+    """The user a live token belongs to (its last use recorded), else None."""
+    row = live_token(session, token)
+    if row is None:
+        return None
+    row.last_used_at = now or datetime.now(UTC)
+    return session.get_one(m.User, row.user_id)
+
+
+def live_token(session: Session, token: str) -> m.ApiToken | None:
+    """The live (not revoked) token row of this secret, else None; nothing is written.
 
     The token is looked up by its hash, so the secret itself is never compared byte by byte.
     """
@@ -193,8 +202,7 @@ def user_for_token(session: Session, token: str, *, now: datetime | None = None)
     )
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None
-    row.last_used_at = now or datetime.now(UTC)
-    return session.get_one(m.User, row.user_id)
+    return row
 
 
 def list_tokens(session: Session, email: str | None = None) -> list[tuple[m.ApiToken, m.User]]:

@@ -66,6 +66,8 @@ class Current:
     user: m.User
     session_id: int
     csrf: str
+    # The session's last-seen time is old enough to write again (see `seen`).
+    seen_due: bool = False
 
 
 def sign_in(
@@ -123,9 +125,15 @@ def current(session: Session, cookie: str | None, now: datetime) -> Current | No
     row = _row(session, cookie, now)
     if row is None or row.pending_totp:
         return None
-    if now - _aware(row.last_seen_at) > TOUCH_EVERY:
+    due = now - _aware(row.last_seen_at) > TOUCH_EVERY
+    return Current(session.get_one(m.User, row.user_id), row.id, row.csrf, due)
+
+
+def seen(session: Session, session_id: int, now: datetime) -> None:
+    """Record that the session was used now (it keeps it from going idle)."""
+    row = session.get(m.WebSession, session_id)
+    if row is not None:
         row.last_seen_at = now
-    return Current(session.get_one(m.User, row.user_id), row.id, row.csrf)
 
 
 def csrf_for(session: Session, cookie: str | None, now: datetime) -> str | None:

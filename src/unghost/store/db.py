@@ -83,6 +83,25 @@ def transaction(engine: Engine) -> Iterator[Session]:
             yield session
 
 
+@contextmanager
+def reading(engine: Engine) -> Iterator[Session]:
+    """A read-only unit of work: a consistent snapshot, rolled back at the end.
+
+    Unlike `transaction`, it takes no write lock on SQLite (a deferred `BEGIN`), so any
+    number of readers run beside one writer (WAL). Anything written in it is discarded.
+    """
+    with engine.connect() as conn:
+        conn.execution_options(sqlite_begin="BEGIN")
+        # Closing the session ends (rolls back) its transaction and detaches what it
+        # loaded without expiring it, so results stay readable after the block.
+        session = Session(bind=conn, expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            session.expunge_all()
+            session.close()
+
+
 def alembic_config(engine: Engine | None = None) -> Config:
     """The Alembic configuration of the packaged migrations."""
     location = resources.files("unghost.store") / "migrations"

@@ -195,8 +195,9 @@ def api_today(
     a time: `total` counts them all; pass `next_cursor` back as `cursor` for the next."""
     app = web(request)
     start = int(cursor or 0)
-    with app.db() as s:
-        out = agenda.today(s, viewer.owners, app.now(), playbook=app.playbook, replan="stale",
+    app.replan_stale(viewer.owners)
+    with app.read() as s:
+        out = agenda.today(s, viewer.owners, app.now(), playbook=app.playbook, replan="none",
                            limit=limit, start=start)  # fmt: skip
     more = start + len(out["items"]) < out["total"]
     out["next_cursor"] = str(start + limit) if more else None

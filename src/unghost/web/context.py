@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -25,13 +26,14 @@ from sqlalchemy.orm import Session
 
 from unghost.domain.playbook import Playbook, load_playbook
 from unghost.errors import UnghostError
+from unghost.services import browse
 from unghost.services import plan as planning
 from unghost.services import websessions
 from unghost.services.secretkey import SecretKey, load_key
-from unghost.services.users import password_hasher, user_for_token
+from unghost.services.users import live_token, password_hasher
 from unghost.settings import Settings
 from unghost.store import models as m
-from unghost.store.db import transaction
+from unghost.store.db import reading, transaction
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +82,26 @@ class Web:
         return self.clock()
 
     @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only snapshot, without SQLite's write lock (see store.db.reading)."""
+        with reading(self.engine) as session:
+            yield session
+
+    @contextmanager
     def db(self) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back on an error."""
         with transaction(self.engine) as session:
             yield session
+
+    def replan_stale(self, owners: list[int]) -> None:
+        """Plan the deals whose stored plan has run out (a write only when there are any),
+        so reads that follow can trust the stored plans."""
+        now = self.now()
+        with self.read() as s:
+            stale = browse.stale_deals(s, owners, now)
+        if stale:
+            with self.db() as s:
+                planning.plan(s, owners, now, playbook=self.playbook, deal_ids=stale)
 
     @property
     def playbook_dir(self) -> Path:
@@ -126,7 +144,10 @@ def client_of(request: Request) -> str:
 
 
 def viewer_of(request: Request) -> Viewer | None:
-    """The signed-in viewer, or None. Cached on the request."""
+    """The signed-in viewer, or None. Cached on the request.
+
+    Read without the write lock; the time of use is written at most every few minutes.
+    """
     if hasattr(request.state, "viewer"):
         found: Viewer | None = request.state.viewer
         return found
@@ -134,15 +155,32 @@ def viewer_of(request: Request) -> Viewer | None:
     viewer = None
     header = request.headers.get("authorization", "")
     now = app.now()
-    with app.db() as s:
+    write: Callable[[Session], None] | None = None
+    with app.read() as s:
         if header[:7].lower() == "bearer ":
-            user = user_for_token(s, header[7:].strip(), now=now)
-            viewer = _viewer(s, user, None) if user else None
+            token = live_token(s, header[7:].strip())
+            if token is not None:
+                viewer = _viewer(s, s.get_one(m.User, token.user_id), None)
+                last = token.last_used_at
+                if last is None or now - last > websessions.TOUCH_EVERY:
+                    write = partial(_used, token.id, now)
         else:
             signed = websessions.current(s, request.cookies.get(COOKIE), now)
-            viewer = _viewer(s, signed.user, signed.csrf) if signed else None
+            if signed is not None:
+                viewer = _viewer(s, signed.user, signed.csrf)
+                if signed.seen_due:
+                    write = partial(websessions.seen, session_id=signed.session_id, now=now)
+    if write is not None:
+        with app.db() as s:
+            write(s)
     request.state.viewer = viewer
     return viewer
+
+
+def _used(token_id: int, now: datetime, s: Session) -> None:
+    row = s.get(m.ApiToken, token_id)
+    if row is not None:
+        row.last_used_at = now
 
 
 def _viewer(s: Session, user: m.User, csrf: str | None) -> Viewer:

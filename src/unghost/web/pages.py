@@ -67,8 +67,9 @@ def today_context(
 ) -> dict[str, Any]:
     """One page of today's agenda with the people each item names, for the template."""
     app = web(request)
-    with app.db() as s:
-        data = agenda.today(s, viewer.owners, app.now(), playbook=app.playbook, replan="stale",
+    app.replan_stale(viewer.owners)
+    with app.read() as s:
+        data = agenda.today(s, viewer.owners, app.now(), playbook=app.playbook, replan="none",
                             limit=TODAY_PAGE, start=start)  # fmt: skip
         keys = {i["contact"] for i in data["items"]} | {
             k for i in data["items"] for k in i.get("to", ())

@@ -86,8 +86,8 @@ def deals_page(
     errors: dict[str, str] = {}
     rows: list[dict[str, Any]] = []
     next_cursor = None
-    with app.db() as s:
-        browse.replan_stale(s, viewer.owners, app.now(), app.playbook)
+    app.replan_stale(viewer.owners)
+    with app.read() as s:
         counts = browse.deal_counts(s, viewer.owners)
         try:
             rows, next_cursor = browse.deals_page(

@@ -70,8 +70,9 @@ class ReportOut(BaseModel):
 
 def _report(request: Request, viewer: Viewer) -> dict[str, Any]:
     app = web(request)
-    with app.db() as s:
-        return reports.report(s, viewer.owners, app.now(), playbook=app.playbook)
+    app.replan_stale(viewer.owners)
+    with app.read() as s:
+        return reports.report(s, viewer.owners, app.now())
 
 
 @router.get("/reports")
