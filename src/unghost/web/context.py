@@ -26,9 +26,8 @@ from sqlalchemy.orm import Session
 
 from unghost.domain.playbook import Playbook, load_playbook
 from unghost.errors import UnghostError
-from unghost.services import browse
+from unghost.services import browse, websessions
 from unghost.services import plan as planning
-from unghost.services import websessions
 from unghost.services.secretkey import SecretKey, load_key
 from unghost.services.users import live_token, password_hasher
 from unghost.settings import Settings
