@@ -188,19 +188,20 @@ class FinishOut(Loose):
 def api_today(
     request: Request,
     viewer: Signed,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Annotated[int | None, Query(ge=1, le=500)] = None,
     cursor: Annotated[str | None, Query(max_length=8, pattern=r"^[0-9]+$")] = None,
 ) -> dict[str, Any]:
-    """What is due today, in order (the object of `unghost today --json`), `limit` items at
-    a time: `total` counts them all; pass `next_cursor` back as `cursor` for the next."""
+    """What is due today, in order: the object of `unghost today --json`. With `limit`,
+    that many items at a time: `total` counts them all; pass `next_cursor` back as `cursor`
+    for the next page."""
     app = web(request)
     start = int(cursor or 0)
     app.replan_stale(viewer.owners)
     with app.read() as s:
         out = agenda.today(s, viewer.owners, app.now(), playbook=app.playbook, replan="none",
-                           limit=limit, start=start)  # fmt: skip
-    more = start + len(out["items"]) < out["total"]
-    out["next_cursor"] = str(start + limit) if more else None
+                           limit=limit if limit is not None else 10**9, start=start)  # fmt: skip
+    more = limit is not None and start + len(out["items"]) < out["total"]
+    out["next_cursor"] = str(start + limit) if more and limit is not None else None
     return out
 
 
