@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from unghost.domain.model import CHANNELS, OUTCOMES
 from unghost.errors import BadInput, NotFound, UnghostError
@@ -114,6 +116,22 @@ def _again(request: Request, viewer: Viewer, key: str, exc: UnghostError) -> Res
     return render(request, "today.html", context, status=exc.http_status, page="today")
 
 
+def _on_step(
+    request: Request, viewer: Viewer, step_id: int, action: Callable[[Session], None]
+) -> Response | None:
+    """Run `action` in one write; a bad input shows Today again with the field's message."""
+    try:
+        with web(request).db() as s:
+            action(s)
+    except BadInput as exc:
+        return _again(request, viewer, f"step-{step_id}", exc)
+    return None
+
+
+def _then(done: str) -> Response:
+    return RedirectResponse(f"/today?done={done}", 303)
+
+
 @router.post("/steps/{step_id}/send")
 def send_step(
     request: Request,
@@ -123,16 +141,18 @@ def send_step(
     body: Annotated[str, Form(max_length=40_000)] = "",
 ) -> Response:
     app = web(request)
-    try:
-        with app.db() as s:
-            steps.approve(s, viewer.owners, step_id, app.now(), subject=subject, body=body,
-                          send_now=True)  # fmt: skip
-    except BadInput as exc:
-        return _again(request, viewer, f"step-{step_id}", exc)
+
+    def approve(s: Session) -> None:
+        steps.approve(s, viewer.owners, step_id, app.now(), subject=subject, body=body,
+                      send_now=True)  # fmt: skip
+
+    failed = _on_step(request, viewer, step_id, approve)
+    if failed:
+        return failed
     # Wait a little for the pass, so Today shows the truth when it reloads.
     pass_ = send_soon(app)
     pass_.join(SEND_WAIT)
-    return RedirectResponse(f"/today?done={'sending' if pass_.is_alive() else 'sent'}", 303)
+    return _then("sending" if pass_.is_alive() else "sent")
 
 
 @router.post("/steps/{step_id}/save")
@@ -143,13 +163,12 @@ def save_step(
     subject: Annotated[str, Form(max_length=400)] = "",
     body: Annotated[str, Form(max_length=40_000)] = "",
 ) -> Response:
-    app = web(request)
-    try:
-        with app.db() as s:
-            steps.approve(s, viewer.owners, step_id, app.now(), subject=subject, body=body)
-    except BadInput as exc:
-        return _again(request, viewer, f"step-{step_id}", exc)
-    return RedirectResponse("/today", 303)
+    now = web(request).now()
+
+    def save(s: Session) -> None:
+        steps.approve(s, viewer.owners, step_id, now, subject=subject, body=body)
+
+    return _on_step(request, viewer, step_id, save) or RedirectResponse("/today", 303)
 
 
 @router.post("/steps/{step_id}/schedule")
@@ -162,16 +181,15 @@ def schedule_step(
     at: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """Keep the edited words and send at a chosen time (in the owner's zone)."""
-    app = web(request)
-    try:
-        with app.db() as s:
-            when = checks.moment(at or None, "at", tz=viewer.timezone, required=True)
-            assert when is not None
-            steps.approve(s, viewer.owners, step_id, app.now(), subject=subject, body=body)
-            steps.snooze(s, viewer.owners, step_id, when, app.now())
-    except BadInput as exc:
-        return _again(request, viewer, f"step-{step_id}", exc)
-    return RedirectResponse("/today?done=scheduled", 303)
+    now = web(request).now()
+
+    def schedule(s: Session) -> None:
+        when = checks.moment(at or None, "at", tz=viewer.timezone, required=True)
+        assert when is not None
+        steps.approve(s, viewer.owners, step_id, now, subject=subject, body=body)
+        steps.snooze(s, viewer.owners, step_id, when, now)
+
+    return _on_step(request, viewer, step_id, schedule) or _then("scheduled")
 
 
 @router.post("/steps/{step_id}/snooze")
@@ -181,14 +199,14 @@ def snooze_step(
     step_id: StepId,
     until: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    app = web(request)
-    try:
-        with app.db() as s:
-            when = steps.snooze_until(until, app.now(), viewer.timezone)
-            steps.snooze(s, viewer.owners, step_id, when, app.now())
-    except BadInput as exc:
-        return _again(request, viewer, f"step-{step_id}", exc)
-    return RedirectResponse("/today?done=snoozed", 303)
+    now = web(request).now()
+
+    def snooze(s: Session) -> None:
+        steps.snooze(
+            s, viewer.owners, step_id, steps.snooze_until(until, now, viewer.timezone), now
+        )
+
+    return _on_step(request, viewer, step_id, snooze) or _then("snoozed")
 
 
 @router.post("/steps/{step_id}/skip")
@@ -203,12 +221,11 @@ def done_step(request: Request, viewer: Signed, step_id: StepId) -> Response:
 
 def _finish(request: Request, viewer: Viewer, step_id: int, *, skip: bool) -> Response:
     app = web(request)
-    try:
-        with app.db() as s:
-            steps.finish(s, viewer.owners, step_id, app.now(), playbook=app.playbook, skip=skip)
-    except BadInput as exc:
-        return _again(request, viewer, f"step-{step_id}", exc)
-    return RedirectResponse(f"/today?done={'skipped' if skip else 'done'}", 303)
+
+    def finish(s: Session) -> None:
+        steps.finish(s, viewer.owners, step_id, app.now(), playbook=app.playbook, skip=skip)
+
+    return _on_step(request, viewer, step_id, finish) or _then("skipped" if skip else "done")
 
 
 @router.post("/deals/{deal}/log")
