@@ -7,7 +7,7 @@ import time
 from email import message_from_bytes, policy
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from unghost.services.unsubscribe import make_token
 from unghost.store import models as m
@@ -189,3 +189,16 @@ def test_schedule_keeps_the_edited_words_for_the_chosen_time(site: Site) -> None
         step = s.get_one(m.Step, step_id)
         assert (step.status, step.subject) == ("approved", "Later")
         assert step.due.isoformat() == "2026-11-25T15:30:00+00:00"  # 10:30 in New York
+
+
+def test_steps_the_worker_stored_without_words_are_drafted_before_today_shows_them(
+    site: Site,
+) -> None:
+    c = site.client(site.owner)
+    assert c.get("/api/today").json()["items"]  # every deal planned: none is stale now
+    with transaction(site.engine) as s:
+        s.execute(update(m.Step).values(subject=None, body=None))  # as `refresh` leaves them
+    items = c.get("/api/today").json()["items"]
+    emails = [i for i in items if i.get("channel") == "email"]
+    assert emails
+    assert all(i["subject"] and i["body"] for i in emails)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, case, cast, func, or_, select
@@ -104,17 +104,26 @@ def _has_reason(reason: str) -> ColumnElement[bool]:
     return cast(m.Deal.assessment, String).like(f'%"{reason}"%')
 
 
+# Steps due within this long are shown (Today, a deal's page) and must have their words.
+SHOWN_AHEAD = timedelta(hours=40)
+
+
 def stale_deals(session: Session, owners: list[int], now: datetime) -> list[int]:
-    """The open deals never planned, or whose plan has run out by `now`."""
-    return list(
-        session.scalars(
-            select(m.Deal.id).where(
-                m.Deal.owner_id.in_(owners),
-                m.Deal.stage == "open",
-                or_(m.Deal.planned_at.is_(None), m.Deal.replan_at <= now),
-            )
-        )
+    """The open deals never planned, or whose plan has run out by `now`, or whose step due
+    soon was stored undrafted (`plan.refresh` leaves far steps without words)."""
+    ran_out = select(m.Deal.id).where(
+        m.Deal.owner_id.in_(owners),
+        m.Deal.stage == "open",
+        or_(m.Deal.planned_at.is_(None), m.Deal.replan_at <= now),
     )
+    undrafted = (
+        select(m.Step.deal_id)
+        .join(m.Deal, m.Deal.id == m.Step.deal_id)
+        .where(m.Deal.owner_id.in_(owners), m.Deal.stage == "open")
+        .where(m.Step.status.in_(planning.OPEN), m.Step.due < now + SHOWN_AHEAD)
+        .where(m.Step.body.is_(None))
+    )
+    return sorted(set(session.scalars(ran_out)) | set(session.scalars(undrafted)))
 
 
 def replan_stale(session: Session, owners: list[int], now: datetime, playbook: Playbook) -> int:
