@@ -3,6 +3,7 @@ and making the rows in a worker process changes nothing but the speed."""
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,7 @@ def test_touches_made_in_a_worker_are_stored_exactly_as_in_process(
     monkeypatch.setattr(touchrows, "BATCH", 7)
     engine = engine_for(f"sqlite:///{tmp_path}/worker.db")
     in_worker = import_file(engine, path)
+    assert gc.get_freeze_count() == 0  # what the worker froze is thawed again
     assert in_worker == in_process
     assert in_worker.created["touches"] == 60 and in_worker.unchanged["touches"] == 1
     stored = snapshot(engine)
@@ -205,6 +207,7 @@ def test_a_worker_that_fails_is_reported_and_nothing_is_written(
     with pytest.raises(UnghostError, match=r"the worker making touch rows failed: .*own bug"):
         import_document(engine, doc)
     assert snapshot(engine) == before
+    assert gc.get_freeze_count() == 0
     engine.dispose()
 
 

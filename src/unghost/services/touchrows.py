@@ -278,7 +278,9 @@ def batches_in_worker(rows: TouchRows, size: int = BATCH) -> Batches:
     """
     read_fd, write_fd = os.pipe()
     # A collection would write to every object the two processes share, and so copy it;
-    # frozen, the parsed file stays shared (the gc module's advice for fork).
+    # frozen, the parsed file stays shared (the gc module's advice for fork). Objects
+    # someone else froze (a server before forking its workers) stay frozen.
+    thaw = gc.get_freeze_count() == 0
     gc.freeze()
     try:
         try:
@@ -299,7 +301,8 @@ def batches_in_worker(rows: TouchRows, size: int = BATCH) -> Batches:
         with os.fdopen(read_fd, "rb") as pipe:
             yield from _receive(pipe, pid, rows)
     finally:
-        gc.unfreeze()
+        if thaw:
+            gc.unfreeze()
 
 
 def _receive(pipe: BinaryIO, pid: int, rows: TouchRows) -> Batches:
