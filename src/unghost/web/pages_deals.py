@@ -55,6 +55,7 @@ NOTICES = {
 }
 PAGE_SIZES = (25, 50, 100)
 ZONES = sorted(checks.known_timezones())
+ZONE_NAME = r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$"
 
 
 def _href(key: str) -> str:
@@ -410,7 +411,8 @@ class ContactPatch(BaseModel):
     phone: Annotated[str, Field(max_length=40, pattern=PHONE)] | None = None
     company: Annotated[str, Field(max_length=200, pattern=ONE_LINE)] | None = None
     title: Annotated[str, Field(max_length=200, pattern=ONE_LINE)] | None = None
-    timezone: Annotated[str, Field(max_length=64, json_schema_extra={"enum": ZONES})] | None = None
+    # A tz database name (null clears it); the service checks it is a known one.
+    timezone: Annotated[str, Field(min_length=1, max_length=64, pattern=ZONE_NAME)] | None = None
     linkedin: Annotated[str, Field(max_length=500, pattern=URL)] | None = None
     humor_ok: bool | None = None
     nearby: bool | None = None
