@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi.testclient import TestClient
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from unghost.services import browse
 from unghost.services.ingest import ingest
 from unghost.store import models as m
 from unghost.store.db import transaction
-from web_helpers import Site, csrf_of
+from web_helpers import Site, counting, csrf_of
 
 EVIL_NAME = "<script>alert('name')</script> Yıldız"
 EVIL_TITLE = "<script>alert('title')</script> freezers"
@@ -174,22 +172,9 @@ def test_the_deals_page_runs_as_many_queries_for_one_deal_as_for_42(site: Site) 
     for c in (one, many):  # plan everything first: the counts compare reading, not planning
         assert c.get("/deals").status_code == 200
 
-    @contextmanager
-    def counting() -> Iterator[list[str]]:
-        seen: list[str] = []
-
-        def count(*args: Any) -> None:
-            seen.append(args[2])
-
-        event.listen(site.engine, "before_cursor_execute", count)
-        try:
-            yield seen
-        finally:
-            event.remove(site.engine, "before_cursor_execute", count)
-
-    with counting() as for_one:
+    with counting(site) as for_one:
         r1 = one.get("/deals")
-    with counting() as for_many:
+    with counting(site) as for_many:
         r42 = many.get("/deals")
     assert len(_keys(r1.text)) == 1 and len(_keys(r42.text)) == 42
     assert len(for_one) == len(for_many), (for_one, for_many)

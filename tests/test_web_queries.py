@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import importlib.util
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from unghost.services import agenda, users
 from unghost.services.workspace import import_document
 from unghost.store.db import transaction
 from unghost.web.pages import TODAY_PAGE
-from web_helpers import PASSWORD, Site
+from web_helpers import PASSWORD, Site, counting
 from web_routes import Owned, Route, routes
 
 MANY = 120  # more than a page of the deals list (50), and of Today (25)
@@ -52,21 +49,6 @@ def owners(site: Site) -> tuple[Owned, Owned]:
         with transaction(site.engine) as s:
             users.add_user(s, email, password=PASSWORD, hasher=users.password_hasher(site.settings))
     return Owned.of(site, ONE, deal="d0"), Owned.of(site, LOTS, deal="d0")
-
-
-@contextmanager
-def counting(site: Site) -> Iterator[list[str]]:
-    """The SQL statements run inside the block."""
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(args[2])
-
-    event.listen(site.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(site.engine, "before_cursor_execute", count)
 
 
 def pages(site: Site) -> list[Route]:

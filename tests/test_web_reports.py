@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from unghost.store import models as m
 from unghost.store.db import transaction
-from web_helpers import Site
+from web_helpers import Site, counting
 
 
 def _owner_id(site: Site, email: str) -> int:
@@ -183,20 +181,6 @@ def test_the_page_shows_the_same_numbers_as_tables_and_bars(site: Site) -> None:
     assert page.count("<meter") >= len(report["deals"]["by_state"]) + len(report["plays"])
 
 
-@contextmanager
-def _counting(site: Site) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(*args: Any) -> None:
-        seen.append(args[2])
-
-    event.listen(site.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(site.engine, "before_cursor_execute", count)
-
-
 def test_the_query_count_does_not_grow_with_the_number_of_deals(site: Site) -> None:
     one = site.client(site.other)  # one deal
     many = site.client(site.owner)  # 42 deals
@@ -204,7 +188,7 @@ def test_the_query_count_does_not_grow_with_the_number_of_deals(site: Site) -> N
     for name, c in (("one", one), ("many", many)):
         assert c.get("/reports").status_code == 200  # plans what was never planned
         for path in ("/reports", "/api/reports"):
-            with _counting(site) as seen:
+            with counting(site) as seen:
                 assert c.get(path).status_code == 200
             counts[name, path] = len(seen)
     assert counts["one", "/reports"] == counts["many", "/reports"]
