@@ -109,6 +109,21 @@ def correct(session: Session, owners: Sequence[int], reply_id: int, intent: str)
     return _row(*found)
 
 
+def mark_handled(session: Session, owners: Sequence[int], reply_id: int, now: datetime) -> None:
+    """The seller has dealt with the reply: it leaves the top of *Today* (idempotent).
+
+    NotFound for a reply that is not one of these owners'.
+    """
+    reply = session.scalar(
+        select(m.Reply).where(m.Reply.id == reply_id, m.Reply.owner_id.in_(owners))
+    )
+    if reply is None:
+        raise NotFound(f"no reply {reply_id}")
+    if reply.handled_at is None:
+        reply.handled_at = now
+        session.flush()
+
+
 def _row(
     reply: m.Reply,
     deal: str | None,

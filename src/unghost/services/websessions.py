@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pyotp
 from argon2 import PasswordHasher
@@ -107,7 +107,7 @@ def confirm_code(
     A wrong code gives None, with the failure recorded for the throttle.
     """
     row = _row(session, cookie, now)
-    if row is None or not row.pending_totp or now - _aware(row.created_at) > TOTP_GRACE:
+    if row is None or not row.pending_totp or now - row.created_at > TOTP_GRACE:
         raise BadInput("the sign-in has expired: enter your email and password again")
     user = session.get_one(m.User, row.user_id)
     _throttle(session, user.email.lower(), client, now)
@@ -125,7 +125,7 @@ def current(session: Session, cookie: str | None, now: datetime) -> Current | No
     row = _row(session, cookie, now)
     if row is None or row.pending_totp:
         return None
-    due = now - _aware(row.last_seen_at) > TOUCH_EVERY
+    due = now - row.last_seen_at > TOUCH_EVERY
     return Current(session.get_one(m.User, row.user_id), row.id, row.csrf, due)
 
 
@@ -245,7 +245,7 @@ def _row(session: Session, cookie: str, now: datetime) -> m.WebSession | None:
     row = session.scalar(select(m.WebSession).where(m.WebSession.token_hash == _digest(cookie)))
     if row is None:
         return None
-    if now >= _aware(row.expires_at) or now - _aware(row.last_seen_at) > IDLE_LIMIT:
+    if now >= row.expires_at or now - row.last_seen_at > IDLE_LIMIT:
         return None
     return row
 
@@ -275,10 +275,6 @@ def _fail(session: Session, email: str, client: str, now: datetime) -> None:
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 _DUMMIES: dict[int, m.User] = {}

@@ -52,7 +52,7 @@ def _is_form(request: Request) -> bool:
     return kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only a path of this app: never another site (no open redirect)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/today"
@@ -62,8 +62,8 @@ def _safe_next(target: str | None) -> str:
 @router.get("/login")
 def login_page(request: Request, next: str | None = None) -> Response:
     if viewer_of(request) is not None:
-        return RedirectResponse(_safe_next(next), 303)
-    return render(request, "login.html", {"next": _safe_next(next), "errors": {}, "email": ""})
+        return RedirectResponse(safe_next(next), 303)
+    return render(request, "login.html", {"next": safe_next(next), "errors": {}, "email": ""})
 
 
 @router.post("/login")
@@ -74,7 +74,7 @@ def login(
     next: Annotated[str, Form(max_length=2000)] = "/today",
 ) -> Response:
     app = web(request)
-    target = _safe_next(next)
+    target = safe_next(next)
     errors: dict[str, str] = {}
     if not email.strip():
         errors["email"] = "enter your email"
@@ -113,7 +113,7 @@ def code_page(request: Request, next: str | None = None) -> Response:
     if csrf is None:
         return RedirectResponse("/login", 303)
     request.state.csrf = csrf
-    return render(request, "code.html", {"next": _safe_next(next), "errors": {}})
+    return render(request, "code.html", {"next": safe_next(next), "errors": {}})
 
 
 @router.post("/login/code")
@@ -138,13 +138,13 @@ def code(
             )
     except websessions.TooManyAttempts as exc:
         request.state.csrf = expected
-        context = {"next": _safe_next(next), "errors": {"code": exc.message}}
+        context = {"next": safe_next(next), "errors": {"code": exc.message}}
         return render(request, "code.html", context, status=429)
     if signed is None:
         request.state.csrf = expected
-        context = {"next": _safe_next(next), "errors": {"code": "that code is not right"}}
+        context = {"next": safe_next(next), "errors": {"code": "that code is not right"}}
         return render(request, "code.html", context, status=400)
-    response = RedirectResponse(_safe_next(next), 303)
+    response = RedirectResponse(safe_next(next), 303)
     response.delete_cookie(PENDING, path="/")
     _set_cookie(request, response, COOKIE, signed.cookie)
     return response

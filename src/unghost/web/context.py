@@ -75,7 +75,7 @@ class Web:
     clock: Clock
     _playbook: Playbook | None = None
     _key: SecretKey | None = None
-    _send_lock: threading.Lock = field(default_factory=threading.Lock)
+    send_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def now(self) -> datetime:
         return self.clock()

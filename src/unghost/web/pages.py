@@ -12,16 +12,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from unghost.domain.model import CHANNELS, OUTCOMES
-from unghost.errors import BadInput, NotFound, UnghostError
-from unghost.services import agenda, checks, steps, touches
+from unghost.errors import BadInput, UnghostError
+from unghost.services import agenda, checks, replylog, steps, touches
 from unghost.store import models as m
-from unghost.web.auth import signed_in
+from unghost.web.auth import safe_next, signed_in
 from unghost.web.context import Viewer, web
 from unghost.web.render import render
 from unghost.web.sending import send_soon
 
 router = APIRouter(include_in_schema=False)
 Signed = Annotated[Viewer, Depends(signed_in)]
+# Row ids in paths: bounded, so no number overflows the database's integers.
 StepId = Annotated[int, Path(ge=1, le=2**62)]
 SEND_WAIT = 10.0  # seconds a Send click waits for the message to go
 NOTICES = {
@@ -256,19 +257,13 @@ def log_outcome(
             )
     except BadInput as exc:
         return _again(request, viewer, f"log-{deal}", exc)
-    target = back if back.startswith("/") and not back.startswith("//") else "/today"
+    target = safe_next(back)
     return RedirectResponse(f"{target}{'&' if '?' in target else '?'}done=logged", 303)
 
 
 @router.post("/replies/{reply_id}/handled")
-def reply_handled(request: Request, viewer: Signed, reply_id: int) -> Response:
+def reply_handled(request: Request, viewer: Signed, reply_id: StepId) -> Response:
     app = web(request)
     with app.db() as s:
-        reply = s.scalar(
-            select(m.Reply).where(m.Reply.id == reply_id, m.Reply.owner_id.in_(viewer.owners))
-        )
-        if reply is None:
-            raise NotFound(f"no reply {reply_id}")
-        if reply.handled_at is None:
-            reply.handled_at = app.now()
-    return RedirectResponse("/today?done=handled", 303)
+        replylog.mark_handled(s, viewer.owners, reply_id, app.now())
+    return _then("handled")

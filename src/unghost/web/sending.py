@@ -23,7 +23,7 @@ def send_soon(app: Web) -> threading.Thread:
 
 
 def _pass(app: Web) -> None:
-    with app._send_lock:
+    with app.send_lock:
         try:
             with worker_lock(app.engine) as lock:
                 sender = Sender(
