@@ -22,9 +22,7 @@ from sqlalchemy.orm import Session, aliased
 
 from unghost.domain.calendar import zone
 from unghost.domain.model import REASONS, STATES, StepStatus
-from unghost.domain.playbook import Playbook
 from unghost.services import plan as planning
-from unghost.services.browse import replan_stale
 from unghost.store import models as m
 
 ANSWER_WINDOW = timedelta(days=14)
@@ -38,16 +36,9 @@ def report(
     session: Session,
     owners: list[int],
     now: datetime,
-    *,
-    playbook: Playbook | None = None,
 ) -> dict[str, Any]:
-    """The report of these owners' deals at `now`.
-
-    With a `playbook`, deals never planned (or whose plan has run out) are planned first,
-    as *Today* does, so the states are those of now.
-    """
-    if playbook is not None:
-        replan_stale(session, owners, now, playbook)
+    """The report of these owners' deals at `now`, from their stored plans (the caller
+    replans stale deals first, as the web app's `replan_stale` does)."""
     tz_name = session.scalar(select(m.User.timezone).where(m.User.id.in_(owners)).limit(1))
     by_state = _by_state(session, owners)
     plays = _plays(session, owners, now)
