@@ -93,6 +93,28 @@ def today(
     return {"as_of": as_of, "items": [i for _, i in items[start : start + limit]], "total": total}
 
 
+def named(
+    session: Session, owners: list[int], items: list[dict[str, Any]]
+) -> tuple[dict[str, m.Contact], dict[str, str]]:
+    """The contacts the agenda items name (prospect and recipients) by id, and the titles
+    of their deals by id: two queries, whatever the number of items."""
+    keys = {i["contact"] for i in items} | {k for i in items for k in i.get("to", ())}
+    people = {
+        c.key: c
+        for c in session.scalars(
+            select(m.Contact).where(m.Contact.owner_id.in_(owners), m.Contact.key.in_(sorted(keys)))
+        )
+    }
+    titles = dict(
+        session.execute(
+            select(m.Deal.key, m.Deal.title).where(
+                m.Deal.owner_id.in_(owners), m.Deal.key.in_(sorted({i["deal"] for i in items}))
+            )
+        ).all()
+    )
+    return people, titles
+
+
 # (deal, contact, step id, step, owner's zone, the deal's silence reasons)
 _Due = tuple[str, str, int | None, Step, str, tuple[str, ...]]
 

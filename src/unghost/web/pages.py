@@ -8,13 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from unghost.domain.model import CHANNELS, OUTCOMES
 from unghost.errors import BadInput, UnghostError
 from unghost.services import agenda, checks, replylog, steps, touches
-from unghost.store import models as m
 from unghost.web.auth import safe_next, signed_in
 from unghost.web.context import Viewer, web
 from unghost.web.render import render
@@ -74,25 +72,7 @@ def today_context(
     with app.read() as s:
         data = agenda.today(s, viewer.owners, app.now(), playbook=app.playbook, replan="none",
                             limit=TODAY_PAGE, start=start)  # fmt: skip
-        keys = {i["contact"] for i in data["items"]} | {
-            k for i in data["items"] for k in i.get("to", ())
-        }
-        people = {
-            c.key: c
-            for c in s.scalars(
-                select(m.Contact).where(
-                    m.Contact.owner_id.in_(viewer.owners), m.Contact.key.in_(sorted(keys))
-                )
-            )
-        }
-        titles = dict(
-            s.execute(
-                select(m.Deal.key, m.Deal.title).where(
-                    m.Deal.owner_id.in_(viewer.owners),
-                    m.Deal.key.in_(sorted({i["deal"] for i in data["items"]})),
-                )
-            ).all()
-        )
+        people, titles = agenda.named(s, viewer.owners, data["items"])
     return {
         "items": data["items"],
         "total": data["total"],
